@@ -1,0 +1,180 @@
+package policies
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Load reads every *.yaml/*.yml file under dir (recursively, skipping
+// dotfiles and editor temp files), decodes and validates all documents and
+// returns one Set, or an ErrorList with every problem found.
+//
+// Symlinks are followed, so a Kubernetes ConfigMap mount (top-level links
+// into "..data", which links to a timestamped "..2024_..." directory) is read
+// once, through the top-level links. An empty directory is a valid empty Set.
+func Load(dir string) (*Set, error) {
+	files, errs := listFiles(dir)
+	h := sha256.New()
+	var docs []*document
+	for _, f := range files {
+		data, err := os.ReadFile(f.abs)
+		if err != nil {
+			errs = append(errs, &FieldError{File: f.abs, Msg: err.Error()})
+			continue
+		}
+		writeHashed(h, f.rel, data)
+		ds, derrs := decodeFile(f.abs, data)
+		errs = append(errs, derrs...)
+		docs = append(docs, ds...)
+	}
+	set := &Set{Hash: hex.EncodeToString(h.Sum(nil))}
+	for _, d := range docs {
+		derrs, warns := validateDocument(d)
+		errs = append(errs, derrs...)
+		set.Warnings = append(set.Warnings, warns...)
+	}
+	errs = append(errs, duplicates(docs)...)
+	if len(errs) > 0 {
+		return nil, errs.sorted()
+	}
+	for _, d := range docs {
+		switch o := d.obj.(type) {
+		case *Gateway:
+			set.Gateways = append(set.Gateways, o)
+		case *VirtualService:
+			set.VirtualServices = append(set.VirtualServices, o)
+		case *RequestAuthentication:
+			set.RequestAuthentications = append(set.RequestAuthentications, o)
+		case *AuthorizationPolicy:
+			set.AuthorizationPolicies = append(set.AuthorizationPolicies, o)
+		}
+	}
+	sortByName(set.Gateways, func(o *Gateway) *ObjectMeta { return &o.Metadata })
+	sortByName(set.VirtualServices, func(o *VirtualService) *ObjectMeta { return &o.Metadata })
+	sortByName(set.RequestAuthentications, func(o *RequestAuthentication) *ObjectMeta { return &o.Metadata })
+	sortByName(set.AuthorizationPolicies, func(o *AuthorizationPolicy) *ObjectMeta { return &o.Metadata })
+	sort.Strings(set.Warnings)
+	return set, nil
+}
+
+// writeHashed feeds one file into the tree hash, length-prefixed so that
+// different trees can never produce the same byte stream.
+func writeHashed(h interface{ Write([]byte) (int, error) }, rel string, data []byte) {
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(rel)))
+	h.Write(n[:])
+	h.Write([]byte(rel))
+	binary.BigEndian.PutUint64(n[:], uint64(len(data)))
+	h.Write(n[:])
+	h.Write(data)
+}
+
+func sortByName[T any](s []T, meta func(T) *ObjectMeta) {
+	sort.SliceStable(s, func(i, j int) bool {
+		a, b := meta(s[i]), meta(s[j])
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+}
+
+// duplicates reports documents with the same kind, namespace and name.
+func duplicates(docs []*document) ErrorList {
+	var errs ErrorList
+	first := map[string]*document{}
+	for _, d := range docs {
+		key := d.kind + "/" + d.meta.Namespace + "/" + d.meta.Name
+		prev, dup := first[key]
+		if !dup {
+			first[key] = d
+			continue
+		}
+		p := d.at("metadata.name")
+		errs = append(errs, &FieldError{
+			File: d.file, Line: p.line, Column: p.col, Field: "metadata.name",
+			Msg: fmt.Sprintf("duplicate %s %s/%s: also defined at %s:%d", d.kind, d.meta.Namespace, d.meta.Name, prev.file, prev.line),
+		})
+	}
+	return errs
+}
+
+// policyFile is a file to read: its path on disk and its slash-separated
+// path relative to the policy directory (used for the hash).
+type policyFile struct{ abs, rel string }
+
+// listFiles walks dir, following symlinks, and returns the policy files in
+// lexical order of their relative paths.
+func listFiles(dir string) ([]policyFile, ErrorList) {
+	var files []policyFile
+	var errs ErrorList
+	visited := map[string]bool{}
+	var walk func(abs, rel string)
+	walk = func(abs, rel string) {
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			errs = append(errs, &FieldError{File: abs, Msg: err.Error()})
+			return
+		}
+		if visited[real] {
+			return // symlink loop or a directory linked twice
+		}
+		visited[real] = true
+		entries, err := os.ReadDir(abs)
+		if err != nil {
+			errs = append(errs, &FieldError{File: abs, Msg: err.Error()})
+			return
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if skipName(name) {
+				continue
+			}
+			childAbs, childRel := filepath.Join(abs, name), path.Join(rel, name)
+			info, err := os.Stat(childAbs) // follows symlinks
+			if err != nil {
+				if e.Type()&os.ModeSymlink != 0 && os.IsNotExist(err) {
+					continue // dangling link, e.g. in the middle of a ..data swap
+				}
+				errs = append(errs, &FieldError{File: childAbs, Msg: err.Error()})
+				continue
+			}
+			switch {
+			case info.IsDir():
+				walk(childAbs, childRel)
+			case info.Mode().IsRegular() && isPolicyFile(name):
+				files = append(files, policyFile{abs: childAbs, rel: childRel})
+			}
+		}
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, ErrorList{{File: dir, Msg: err.Error()}}
+	}
+	if !info.IsDir() {
+		return nil, ErrorList{{File: dir, Msg: "not a directory"}}
+	}
+	walk(dir, "")
+	sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })
+	return files, errs
+}
+
+// skipName reports names that are never read: dotfiles (including
+// Kubernetes' "..data" internals) and editor temp files.
+func skipName(name string) bool {
+	return strings.HasPrefix(name, ".") || strings.HasSuffix(name, "~") ||
+		(strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#")) ||
+		strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".swx")
+}
+
+func isPolicyFile(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".yaml" || ext == ".yml"
+}
