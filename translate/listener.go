@@ -1,0 +1,84 @@
+package translate
+
+import (
+	"fmt"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+)
+
+// hcmFilterName is Envoy's HTTP connection manager network filter.
+const hcmFilterName = "envoy.filters.network.http_connection_manager"
+
+// listenerName is the name of the listener on an Envoy port.
+func listenerName(port uint32) string {
+	return fmt.Sprintf("0.0.0.0_%d", port)
+}
+
+// buildListener is the listener on 0.0.0.0:port with one HTTP connection
+// manager that takes its routes from RDS over ADS.
+func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, error) {
+	h := connectionManager(port, c, opts)
+	a, err := anyOf(h)
+	if err != nil {
+		return nil, err
+	}
+	return &listenerv3.Listener{
+		Name:    listenerName(port),
+		Address: socketAddress("0.0.0.0", port),
+		FilterChains: []*listenerv3.FilterChain{{
+			Filters: []*listenerv3.Filter{{
+				Name:       hcmFilterName,
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: a},
+			}},
+		}},
+	}, nil
+}
+
+// connectionManager is the hardened HTTP connection manager.
+//
+// Path hardening, so that a path rule sees the path the upstream sees:
+//   - normalize_path: RFC 3986 normalization; removes "." and ".."
+//     segments and decodes percent-encoded unreserved characters, so
+//     "/a/%2e%2e/b" and "/a/../b" both become "/b".
+//   - merge_slashes: "//admin" becomes "/admin".
+//   - path_with_escaped_slashes_action UNESCAPE_AND_REDIRECT: a path with
+//     %2F or %5C is answered with a redirect to its unescaped form, so it
+//     is never routed or authorized in its escaped form.
+//   - "#": the fragment is not part of the path rbac's url_path matches
+//     (nor of what the upstream sees).
+//   - ";": path parameters are NOT stripped by Envoy: "/admin;x=1" does not
+//     match an exact DENY rule for "/admin", although some upstreams (Java
+//     servlet containers) serve it as "/admin". Prefer ALLOW rules (then
+//     "/admin;x" simply is not allowed), or deny "/admin;*" as a prefix too.
+//
+// use_remote_address makes Envoy the edge: it sets X-Forwarded-For and
+// X-Forwarded-Proto itself and computes the client address with
+// xff_num_trusted_hops. When the chain has an rbac filter and
+// opts.NoTokenStatus is 401, a tokenless denial becomes a 401 challenge
+// (localreply.go).
+func connectionManager(port uint32, c *chain, opts Options) *hcmv3.HttpConnectionManager {
+	h := &hcmv3.HttpConnectionManager{
+		StatPrefix: listenerName(port),
+		CodecType:  hcmv3.HttpConnectionManager_AUTO,
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			ConfigSource: &corev3.ConfigSource{
+				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+				ResourceApiVersion:    corev3.ApiVersion_V3,
+			},
+			RouteConfigName: routeConfigName(port),
+		}},
+		HttpFilters:                  c.filters,
+		NormalizePath:                wrapperspb.Bool(true),
+		MergeSlashes:                 true,
+		PathWithEscapedSlashesAction: hcmv3.HttpConnectionManager_UNESCAPE_AND_REDIRECT,
+		UseRemoteAddress:             wrapperspb.Bool(true),
+		XffNumTrustedHops:            opts.XFFNumTrustedHops,
+	}
+	if c.rbac && opts.NoTokenStatus == 401 {
+		h.LocalReplyConfig = noTokenReply()
+	}
+	return h
+}

@@ -1,0 +1,103 @@
+// Package translate turns a policies.Set into Envoy resources for one
+// gateway. It is pure and deterministic: no I/O, no clock, same input gives
+// byte-identical output.
+//
+// The pipeline per gateway identity is: pick the Gateways whose selector
+// matches (scope.go), build one listener per HTTP port (listener.go) with the
+// HTTP filter chain jwt_authn, rbac AUDIT/DENY/ALLOW, router (jwt.go,
+// rbac.go), its route configuration from the bound VirtualServices
+// (route.go) and the clusters those routes name (cluster.go).
+package translate
+
+import (
+	"fmt"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"github.com/jwtgate/jwtgate/policies"
+)
+
+// Options are the settings that shape translation (from flags/env).
+type Options struct {
+	// RootNamespace: a security policy there without selector applies to all
+	// gateways. Default policies.DefaultRootNamespace.
+	RootNamespace string
+	// PortOffset is added to every Gateway server port for the Envoy listener
+	// (80 + 8000 = 8080), so local runs need no root. Default 0.
+	PortOffset int32
+	// Resolve maps a destination host to "IP" or "IP:PORT" (like curl
+	// --resolve); the cluster then becomes STATIC at that address.
+	Resolve map[string]string
+	// NoTokenStatus is the status for a request without a token that
+	// authorization requires one: 401 (default, with a Bearer realm
+	// challenge) or 403 (Istio's answer).
+	NoTokenStatus uint32
+	// XFFNumTrustedHops for the HTTP connection manager; default 0.
+	XFFNumTrustedHops uint32
+	// JWKS maps a jwksUri to the JWKS JSON fetched for it.
+	JWKS map[string]string
+	// FailClosedJWKS is inlined for a jwksUri with no entry in JWKS: a
+	// public key whose private half was never kept, so every token fails.
+	FailClosedJWKS string
+}
+
+// Resources is everything one gateway needs, each slice sorted by name.
+type Resources struct {
+	Listeners []*listenerv3.Listener
+	Routes    []*routev3.RouteConfiguration
+	Clusters  []*clusterv3.Cluster
+}
+
+// withDefaults returns opts with zero values replaced by the defaults.
+func (o Options) withDefaults() Options {
+	if o.RootNamespace == "" {
+		o.RootNamespace = policies.DefaultRootNamespace
+	}
+	if o.NoTokenStatus == 0 {
+		o.NoTokenStatus = 401
+	}
+	return o
+}
+
+// Translate builds the resources for the gateway with identity id.
+func Translate(set *policies.Set, id policies.Identity, opts Options) (*Resources, error) {
+	if set == nil {
+		return nil, fmt.Errorf("translate: nil policy set")
+	}
+	opts = opts.withDefaults()
+	id = identityNamespace(id)
+	if opts.NoTokenStatus != 401 && opts.NoTokenStatus != 403 {
+		return nil, fmt.Errorf("translate: no-token status must be 401 or 403, got %d", opts.NoTokenStatus)
+	}
+
+	filters, err := httpFilters(set, id, opts)
+	if err != nil {
+		return nil, err
+	}
+
+	res := &Resources{}
+	clusters := newClusterSet(opts)
+	for _, p := range gatewayPorts(set, id) {
+		shifted := int64(p.number) + int64(opts.PortOffset)
+		if shifted <= 0 || shifted > 65535 {
+			return nil, fmt.Errorf("translate: gateway port %d with offset %d is out of range", p.number, opts.PortOffset)
+		}
+		port := uint32(shifted)
+		rc, err := buildRouteConfig(set, p, port, clusters)
+		if err != nil {
+			return nil, err
+		}
+		l, err := buildListener(port, filters, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Routes = append(res.Routes, rc)
+		res.Listeners = append(res.Listeners, l)
+	}
+	res.Clusters = clusters.sorted()
+	sortByName(res.Listeners, func(l *listenerv3.Listener) string { return l.GetName() })
+	sortByName(res.Routes, func(r *routev3.RouteConfiguration) string { return r.GetName() })
+	return res, nil
+}
