@@ -35,10 +35,11 @@ func Load(dir string) (*Set, error) {
 		docs = append(docs, ds...)
 	}
 	set := &Set{Hash: hex.EncodeToString(h.Sum(nil))}
+	var warnings ErrorList
 	for _, d := range docs {
 		derrs, warns := validateDocument(d)
 		errs = append(errs, derrs...)
-		set.Warnings = append(set.Warnings, warns...)
+		warnings = append(warnings, warns...)
 	}
 	errs = append(errs, duplicates(docs)...)
 	if len(errs) > 0 {
@@ -60,7 +61,9 @@ func Load(dir string) (*Set, error) {
 	sortByName(set.VirtualServices, func(o *VirtualService) *ObjectMeta { return &o.Metadata })
 	sortByName(set.RequestAuthentications, func(o *RequestAuthentication) *ObjectMeta { return &o.Metadata })
 	sortByName(set.AuthorizationPolicies, func(o *AuthorizationPolicy) *ObjectMeta { return &o.Metadata })
-	sort.Strings(set.Warnings)
+	for _, w := range warnings.sorted() {
+		set.Warnings = append(set.Warnings, warningText(w))
+	}
 	return set, nil
 }
 

@@ -11,7 +11,7 @@ import (
 type checker struct {
 	d     *document
 	errs  ErrorList
-	warns []string
+	warns ErrorList
 }
 
 func (c *checker) errf(path, format string, args ...any) {
@@ -23,11 +23,13 @@ func (c *checker) errf(path, format string, args ...any) {
 
 func (c *checker) warnf(path, format string, args ...any) {
 	p := c.d.at(path)
-	c.warns = append(c.warns, fmt.Sprintf("%s:%d: %s: %s", c.d.file, p.line, path, fmt.Sprintf(format, args...)))
+	c.warns = append(c.warns, &FieldError{
+		File: c.d.file, Line: p.line, Column: p.col, Field: path, Msg: fmt.Sprintf(format, args...),
+	})
 }
 
 // validateDocument runs the semantic checks of one decoded document.
-func validateDocument(d *document) (ErrorList, []string) {
+func validateDocument(d *document) (errs, warnings ErrorList) {
 	c := &checker{d: d}
 	c.meta(d.meta)
 	switch o := d.obj.(type) {
@@ -58,6 +60,11 @@ func (c *checker) meta(m *ObjectMeta) {
 	if len(m.Namespace) > 63 || !dns1123Label.MatchString(m.Namespace) {
 		c.errf("metadata.namespace", "%q is not a valid namespace: use lower case letters, digits and '-'", m.Namespace)
 	}
+}
+
+// warningText formats a warning as "file:line: field: message".
+func warningText(w *FieldError) string {
+	return fmt.Sprintf("%s:%d: %s: %s", w.File, w.Line, w.Field, w.Msg)
 }
 
 // ---------------------------------------------------------------- networking
