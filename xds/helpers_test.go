@@ -1,0 +1,286 @@
+package xds
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/jwtgate/jwtgate/policies"
+	"github.com/jwtgate/jwtgate/translate"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// fake is an injected translation: resources named after the identity's
+// namespace and the set's hash. A set whose hash is in fail fails for
+// identities whose namespace is listed there ("*" for all).
+type fake struct {
+	mu    sync.Mutex
+	calls map[string]int // by GroupKey
+	fail  map[string]string
+}
+
+func newFake() *fake { return &fake{calls: map[string]int{}, fail: map[string]string{}} }
+
+func (f *fake) translate(set *policies.Set, id policies.Identity) (*translate.Resources, error) {
+	f.mu.Lock()
+	f.calls[GroupKey(id)]++
+	ns, failing := f.fail[set.Hash]
+	f.mu.Unlock()
+	if failing && (ns == "*" || ns == id.Namespace) {
+		return nil, errors.New("translation failed on purpose")
+	}
+	if set.Hash == "inconsistent" {
+		res := resourcesFor("x")
+		res.Routes = nil // the listener names a route that is missing
+		return res, nil
+	}
+	return resourcesFor(id.Namespace + "-" + set.Hash), nil
+}
+
+func (f *fake) count(id policies.Identity) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[GroupKey(id)]
+}
+
+// resourcesFor builds one listener (HCM over RDS), its route and a cluster.
+func resourcesFor(tag string) *translate.Resources {
+	hcm, err := anypb.New(&hcmv3.HttpConnectionManager{
+		StatPrefix: "http",
+		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
+			RouteConfigName: "r-" + tag,
+			ConfigSource: &corev3.ConfigSource{
+				ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+			},
+		}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return &translate.Resources{
+		Listeners: []*listenerv3.Listener{{
+			Name: "http.8080",
+			FilterChains: []*listenerv3.FilterChain{{Filters: []*listenerv3.Filter{{
+				Name:       "envoy.filters.network.http_connection_manager",
+				ConfigType: &listenerv3.Filter_TypedConfig{TypedConfig: hcm},
+			}}}},
+		}},
+		Routes:   []*routev3.RouteConfiguration{{Name: "r-" + tag}},
+		Clusters: []*clusterv3.Cluster{{Name: "c-" + tag}},
+	}
+}
+
+func versionOf(t *testing.T, tag string) string {
+	t.Helper()
+	v, err := Version(resourcesFor(tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func set(hash string) *policies.Set { return &policies.Set{Hash: hash} }
+
+var gatewayID = policies.Identity{Namespace: "istio-system", Labels: map[string]string{"istio": "ingressgateway"}}
+
+func node(t *testing.T, id string, ns string, labels map[string]any) *corev3.Node {
+	t.Helper()
+	md, err := structpb.NewStruct(map[string]any{"namespace": ns, "labels": labels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &corev3.Node{Id: id, Cluster: "jwtgate", Metadata: md}
+}
+
+func gatewayNode(t *testing.T, id string) *corev3.Node {
+	return node(t, id, "istio-system", map[string]any{"istio": "ingressgateway"})
+}
+
+// harness is a Server behind a real gRPC server on 127.0.0.1:0 and a
+// client connection to it.
+type harness struct {
+	srv  *Server
+	fake *fake
+	logs *syncBuffer
+	conn *grpc.ClientConn
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{fake: newFake(), logs: &syncBuffer{}}
+	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.srv = New(h.fake.translate, logger)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	h.srv.Register(g)
+	go g.Serve(lis)
+	h.conn, err = grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.conn.Close()
+		h.srv.Shutdown()
+		g.Stop()
+	})
+	return h
+}
+
+// stream is a raw client stream with its inbox.
+type stream[Req, Resp any] struct {
+	send func(*Req) error
+	*inbox[Resp]
+}
+
+// Send sends one request.
+func (s *stream[Req, Resp]) Send(r *Req) error { return s.send(r) }
+
+// sotw opens a raw ADS stream; cancel closes it.
+func (h *harness) sotw(t *testing.T) (*stream[discoverygrpc.DiscoveryRequest, discoverygrpc.DiscoveryResponse], context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := discoverygrpc.NewAggregatedDiscoveryServiceClient(h.conn).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	return &stream[discoverygrpc.DiscoveryRequest, discoverygrpc.DiscoveryResponse]{st.Send, newInbox(st)}, cancel
+}
+
+func (h *harness) delta(t *testing.T) *stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse] {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := discoverygrpc.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	return &stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse]{st.Send, newInbox(st)}
+}
+
+// inbox delivers a stream's messages through one reader goroutine, so a
+// receive that timed out does not steal a later message.
+type inbox[T any] struct {
+	ch  chan *T
+	err chan error
+}
+
+func newInbox[T any](st interface{ Recv() (*T, error) }) *inbox[T] {
+	in := &inbox[T]{ch: make(chan *T, 16), err: make(chan error, 1)}
+	go func() {
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				in.err <- err
+				return
+			}
+			in.ch <- m
+		}
+	}()
+	return in
+}
+
+// Recv returns the next message; it only fails once the stream ended.
+func (in *inbox[T]) Recv() (*T, error) {
+	select {
+	case m := <-in.ch:
+		return m, nil
+	case err := <-in.err:
+		return nil, err
+	}
+}
+
+// recv waits up to d for one message; ok is false on timeout.
+func recv[T any](t *testing.T, in *inbox[T], d time.Duration) (*T, bool) {
+	t.Helper()
+	select {
+	case m := <-in.ch:
+		return m, true
+	case err := <-in.err:
+		t.Fatalf("recv: %v", err)
+	case <-time.After(d):
+	}
+	return nil, false
+}
+
+// mustRecv waits for one message or fails.
+func mustRecv[T any](t *testing.T, st *inbox[T]) *T {
+	t.Helper()
+	m, ok := recv(t, st, 5*time.Second)
+	if !ok {
+		t.Fatal("no response within 5s")
+	}
+	return m
+}
+
+// eventually polls cond for up to 5s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// logHas reports whether one log line contains every fragment.
+func logHas(logs string, fragments ...string) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		all := true
+		for _, f := range fragments {
+			if !strings.Contains(line, f) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+type corev3Node = corev3.Node
+
+func identity(ns string, labels map[string]string) policies.Identity {
+	return policies.Identity{Namespace: ns, Labels: labels}
+}
