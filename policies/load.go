@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"os"
 	"path"
 	"path/filepath"
@@ -24,13 +25,13 @@ func Load(dir string) (*Set, error) {
 	h := sha256.New()
 	var docs []*document
 	for _, f := range files {
-		data, err := os.ReadFile(f.abs)
+		data, err := os.ReadFile(f.disk)
 		if err != nil {
-			errs = append(errs, &FieldError{File: f.abs, Msg: err.Error()})
+			errs = append(errs, &FieldError{File: f.disk, Msg: err.Error()})
 			continue
 		}
 		writeHashed(h, f.rel, data)
-		ds, derrs := decodeFile(f.abs, data)
+		ds, derrs := decodeFile(f.disk, data)
 		errs = append(errs, derrs...)
 		docs = append(docs, ds...)
 	}
@@ -69,7 +70,7 @@ func Load(dir string) (*Set, error) {
 
 // writeHashed feeds one file into the tree hash, length-prefixed so that
 // different trees can never produce the same byte stream.
-func writeHashed(h interface{ Write([]byte) (int, error) }, rel string, data []byte) {
+func writeHashed(h hash.Hash, rel string, data []byte) {
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(rel)))
 	h.Write(n[:])
@@ -109,9 +110,9 @@ func duplicates(docs []*document) ErrorList {
 	return errs
 }
 
-// policyFile is a file to read: its path on disk and its slash-separated
+// policyFile is a file to read: its path on disk (dir joined with rel) and its slash-separated
 // path relative to the policy directory (used for the hash).
-type policyFile struct{ abs, rel string }
+type policyFile struct{ disk, rel string }
 
 // listFiles walks dir, following symlinks, and returns the policy files in
 // lexical order of their relative paths.
@@ -153,7 +154,7 @@ func listFiles(dir string) ([]policyFile, ErrorList) {
 			case info.IsDir():
 				walk(childAbs, childRel)
 			case info.Mode().IsRegular() && isPolicyFile(name):
-				files = append(files, policyFile{abs: childAbs, rel: childRel})
+				files = append(files, policyFile{disk: childAbs, rel: childRel})
 			}
 		}
 	}

@@ -4,7 +4,8 @@
 // and watching that tree for changes.
 //
 // Only the fields jwtgate honours are declared; any other field is a decoding
-// error, so a document never silently means less than its author wrote.
+// error, so a document never silently means less than its author wrote. A
+// field whose yaml tag has no ",omitempty" is required by the decoder.
 package policies
 
 // Kinds and API groups jwtgate understands.

@@ -49,6 +49,28 @@ func (r *watchRun) nextSet(t *testing.T, within time.Duration) *Set {
 	}
 }
 
+// waitFor returns the first published Set that satisfies ok. Writes are not
+// atomic, so a rebuild may first see a truncated file and publish that.
+func (r *watchRun) waitFor(t *testing.T, what string, ok func(*Set) bool) *Set {
+	t.Helper()
+	deadline := time.After(time.Second)
+	for {
+		select {
+		case s := <-r.sets:
+			if ok(s) {
+				return s
+			}
+		case <-deadline:
+			t.Fatalf("no Set with %s published within 1s", what)
+			return nil
+		}
+	}
+}
+
+func hasGateways(names string) func(*Set) bool {
+	return func(s *Set) bool { return gatewayNames(s) == names }
+}
+
 // drain counts the Sets published until quiet for d, returning the last.
 func (r *watchRun) drain(d time.Duration) (int, *Set) {
 	n, last := 0, (*Set)(nil)
@@ -74,27 +96,14 @@ func TestWatchPublishesChanges(t *testing.T) {
 
 	start := time.Now()
 	writeFile(t, filepath.Join(dir, "gw2.yaml"), gatewayNamed("two"))
-	s := r.nextSet(t, time.Second)
-	if len(s.Gateways) != 2 || s.Hash == first.Hash {
-		t.Fatalf("after write: %d gateways", len(s.Gateways))
-	}
+	r.waitFor(t, "gateways one,two", hasGateways("one,two"))
 	t.Logf("published %v after the write", time.Since(start))
 
 	// A new subdirectory is watched too.
 	writeFile(t, filepath.Join(dir, "new", "deeper", "gw3.yaml"), gatewayNamed("three"))
-	for {
-		s = r.nextSet(t, time.Second)
-		if len(s.Gateways) == 3 {
-			break
-		}
-	}
+	r.waitFor(t, "gateways one,three,two", hasGateways("one,three,two"))
 	writeFile(t, filepath.Join(dir, "new", "deeper", "gw3.yaml"), gatewayNamed("four"))
-	for {
-		s = r.nextSet(t, time.Second)
-		if names := gatewayNames(s); strings.Contains(names, "four") {
-			break
-		}
-	}
+	r.waitFor(t, "gateways four,one,two", hasGateways("four,one,two"))
 	// Touching a file without changing it publishes nothing.
 	writeFile(t, filepath.Join(dir, "gw.yaml"), gatewayNamed("one"))
 	if n, _ := r.drain(300 * time.Millisecond); n != 0 {
@@ -161,9 +170,8 @@ func TestWatchKeepsLastGoodSet(t *testing.T) {
 	}
 
 	writeFile(t, filepath.Join(dir, "bad.yaml"), gatewayNamed("fixed"))
-	s := r.nextSet(t, time.Second)
-	if got := gatewayNames(s); got != "fixed,good" || s.Hash == good.Hash {
-		t.Fatalf("after fix: gateways %s", got)
+	if s := r.waitFor(t, "gateways fixed,good", hasGateways("fixed,good")); s.Hash == good.Hash {
+		t.Fatal("fixed tree has the old hash")
 	}
 }
 
@@ -176,9 +184,7 @@ func TestWatchInvalidAtStartThenFixed(t *testing.T) {
 		t.Fatal("onError not called for the initial broken tree")
 	}
 	writeFile(t, filepath.Join(dir, "gw.yaml"), okGateway)
-	if s := r.nextSet(t, time.Second); len(s.Gateways) != 1 {
-		t.Fatalf("set = %+v", s)
-	}
+	r.waitFor(t, "gateway gw", hasGateways("gw"))
 }
 
 func TestWatchResync(t *testing.T) {
@@ -195,9 +201,7 @@ func TestWatchResync(t *testing.T) {
 		t.Fatalf("first set = %s", gatewayNames(s))
 	}
 	writeFile(t, filepath.Join(outside, "gw.yaml"), gatewayNamed("after"))
-	if s := r.nextSet(t, time.Second); gatewayNames(s) != "after" {
-		t.Fatalf("after resync = %s", gatewayNames(s))
-	}
+	r.waitFor(t, "gateway after", hasGateways("after"))
 }
 
 func TestWatchMissingDir(t *testing.T) {
