@@ -10,22 +10,36 @@ import (
 
 // noTokenRealm is the RFC 6750 challenge for a request without a token. It
 // rebuilds the URL the way jwt_authn does for its own invalid_token
-// challenge: scheme from X-Forwarded-Proto (set by this Envoy because
-// use_remote_address is on), the authority, and the path without query
-// string.
-const noTokenRealm = `Bearer realm="%REQ(X-FORWARDED-PROTO)%://%REQ(:AUTHORITY)%%PATH(NQ)%"`
+// challenge (checked against Envoy 1.40): scheme from X-Forwarded-Proto
+// (set by this Envoy because use_remote_address is on), the authority, and
+// the path including the query string, as Envoy's own realm includes it.
+const noTokenRealm = `Bearer realm="%REQ(X-FORWARDED-PROTO)%://%REQ(:AUTHORITY)%%REQ(:PATH)%"`
 
 // noTokenBody is jwt_authn's own body for a missing token.
 const noTokenBody = "Jwt is missing"
 
 // noTokenReply turns an rbac denial of a request that carries no verified
-// JWT into 401 with a Bearer challenge (DESIGN "Responses"). It matches a
-// local reply when the RBAC response flag is set and jwt_authn wrote no
-// "payload" metadata (no token was verified). A request whose valid token
-// is denied keeps Envoy's 403 "RBAC: access denied".
+// JWT into 401 with a Bearer challenge (DESIGN "Responses").
+//
+// Envoy sets no response flag for an rbac denial (verified against Envoy
+// 1.40: RESPONSE_FLAGS is "-", details "rbac_access_denied_matched_policy[..]"),
+// but every enforcing rbac filter writes dynamic metadata
+// envoy.filters.http.rbac/enforced_engine_result, and the filter that denies
+// ends the chain, so "denied" there identifies an rbac denial. The mapper
+// matches when that holds and jwt_authn wrote no "payload" metadata (no
+// token was verified). A valid token that is denied keeps Envoy's 403
+// "RBAC: access denied"; jwt_authn's own 401/403 replies (bad token,
+// audience mismatch) are untouched because no rbac filter ran.
 func noTokenReply() *hcmv3.LocalReplyConfig {
-	rbacDenied := &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_ResponseFlagFilter{
-		ResponseFlagFilter: &accesslogv3.ResponseFlagFilter{Flags: []string{"RBAC"}},
+	rbacDenied := &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_MetadataFilter{
+		MetadataFilter: &accesslogv3.MetadataFilter{
+			Matcher: &matcherv3.MetadataMatcher{
+				Filter: rbacFilterName,
+				Path:   []*matcherv3.MetadataMatcher_PathSegment{{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: "enforced_engine_result"}}},
+				Value:  &matcherv3.ValueMatcher{MatchPattern: &matcherv3.ValueMatcher_StringMatch{StringMatch: exactString("denied")}},
+			},
+			MatchIfKeyNotFound: wrapperspb.Bool(false),
+		},
 	}}
 	noPayload := &accesslogv3.AccessLogFilter{FilterSpecifier: &accesslogv3.AccessLogFilter_MetadataFilter{
 		MetadataFilter: &accesslogv3.MetadataFilter{

@@ -64,16 +64,16 @@ func remoteIP(v string) (*rbacv3.Principal, error) {
 }
 
 // payloadMatcher matches the verified JWT payload at path (below "payload")
-// in jwt_authn's dynamic metadata.
+// in jwt_authn's dynamic metadata. It uses sourced_metadata: the plain
+// metadata principal is deprecated in Envoy 1.40.
 func payloadMatcher(path []string, v *matcherv3.ValueMatcher) *rbacv3.Principal {
 	segs := []*matcherv3.MetadataMatcher_PathSegment{{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: payloadKey}}}
 	for _, p := range path {
 		segs = append(segs, &matcherv3.MetadataMatcher_PathSegment{Segment: &matcherv3.MetadataMatcher_PathSegment_Key{Key: p}})
 	}
-	return &rbacv3.Principal{Identifier: &rbacv3.Principal_Metadata{Metadata: &matcherv3.MetadataMatcher{
-		Filter: jwtFilterName,
-		Path:   segs,
-		Value:  v,
+	return &rbacv3.Principal{Identifier: &rbacv3.Principal_SourcedMetadata{SourcedMetadata: &rbacv3.SourcedMetadata{
+		MetadataMatcher: &matcherv3.MetadataMatcher{Filter: jwtFilterName, Path: segs, Value: v},
+		MetadataSource:  rbacv3.MetadataSource_DYNAMIC,
 	}}}
 }
 
