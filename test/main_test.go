@@ -68,9 +68,13 @@ var (
 	buildErr  error
 )
 
-// jwtgateBin builds ./cmd/jwtgate once per package run and returns its path.
+// jwtgateBin builds ./cmd/jwtgate once per package run and returns its path,
+// or returns $JWTGATE_BIN when set (to test a binary built elsewhere).
 func jwtgateBin(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("JWTGATE_BIN"); bin != "" {
+		return bin
+	}
 	root := repoRoot(t)
 	buildOnce.Do(func() {
 		bin := filepath.Join(workDir, "jwtgate")

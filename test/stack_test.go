@@ -98,7 +98,7 @@ func (s *stack) startEnvoy(bootstrap string) {
 		"-c", path,
 		"--use-dynamic-base-id", "--disable-hot-restart",
 		"--concurrency", "1", "--drain-time-s", "1",
-		"-l", "info",
+		"-l", "info", "--component-log-level", "main:warning",
 	)
 }
 
