@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/jwtgate/jwtgate/jwks"
+	"github.com/jwtgate/jwtgate/policies"
+	"github.com/jwtgate/jwtgate/translate"
+	"github.com/jwtgate/jwtgate/xds"
+)
+
+// shutdownTimeout bounds graceful shutdown of the gRPC and HTTP servers.
+const shutdownTimeout = 5 * time.Second
+
+func (a *app) serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Watch a policy folder and serve it to Envoy over ADS",
+		Long: `serve watches --policies, translates every valid version of the tree for each
+connected gateway and pushes it over ADS (SotW and Delta) on --xds-addr. An
+invalid tree is logged and the last good configuration stays in force.
+
+The HTTP side (--http-addr) serves /healthz, /readyz (200 once a policy set
+has been pushed, else 503) and /metrics (Prometheus text).`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: a.serve,
+	}
+	f := cmd.Flags()
+	f.String("policies", "./examples", "policy folder to watch")
+	f.String("xds-addr", ":18000", "gRPC ADS listen address")
+	f.String("http-addr", "127.0.0.1:18001", "health, readiness and metrics listen address")
+	f.Int32("port-offset", 0, "added to every Gateway port for the Envoy listener (80+8000 = 8080)")
+	f.StringSlice("resolve", nil, "host=IP[:PORT]: send a destination host to a fixed address, repeatable")
+	f.Uint32("no-token-status", 401, "status for a missing token that authorization requires: 401 or 403")
+	f.String("root-namespace", policies.DefaultRootNamespace, "namespace whose selector-less policies apply to every gateway")
+	f.Uint32("xff-trusted-hops", 0, "X-Forwarded-For hops to trust for the client address")
+	return cmd
+}
+
+// translateOptions reads the translation settings.
+func (a *app) translateOptions(cmd *cobra.Command) (translate.Options, error) {
+	var opts translate.Options
+	offset, err := a.integer("port-offset", 0, 65535)
+	if err != nil {
+		return opts, err
+	}
+	status, err := a.integer("no-token-status", 401, 403)
+	if err != nil || (status != 401 && status != 403) {
+		return opts, usageErr("--no-token-status: want 401 or 403")
+	}
+	hops, err := a.integer("xff-trusted-hops", 0, 64)
+	if err != nil {
+		return opts, err
+	}
+	resolve, err := parseResolve(a.list(cmd, "resolve", ","))
+	if err != nil {
+		return opts, err
+	}
+	ns := a.str("root-namespace")
+	if ns == "" {
+		return opts, usageErr("--root-namespace must not be empty")
+	}
+	return translate.Options{
+		RootNamespace:     ns,
+		PortOffset:        int32(offset),
+		Resolve:           resolve,
+		NoTokenStatus:     uint32(status),
+		XFFNumTrustedHops: uint32(hops),
+		JWKS:              map[string]string{},
+	}, nil
+}
+
+// parseResolve parses host=IP[:PORT] entries.
+func parseResolve(entries []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, e := range entries {
+		host, addr, ok := strings.Cut(e, "=")
+		host, addr = strings.TrimSpace(host), strings.TrimSpace(addr)
+		if !ok || host == "" || addr == "" {
+			return nil, usageErr("--resolve %q: want host=IP[:PORT]", e)
+		}
+		if _, err := netip.ParseAddr(addr); err != nil {
+			if ap, err := netip.ParseAddrPort(addr); err != nil || ap.Port() == 0 {
+				return nil, usageErr("--resolve %q: %q is not an IP or IP:PORT", e, addr)
+			}
+		}
+		if prev, dup := out[host]; dup && prev != addr {
+			return nil, usageErr("--resolve: %s given twice (%s and %s)", host, prev, addr)
+		}
+		out[host] = addr
+	}
+	return out, nil
+}
+
+func (a *app) serve(cmd *cobra.Command, _ []string) error {
+	opts, err := a.translateOptions(cmd)
+	if err != nil {
+		return err
+	}
+	// jwksUri keys are not fetched yet. Until they are, such issuers get
+	// the public half of a key generated here whose private half is never
+	// kept, so their tokens fail closed (401) instead of passing.
+	if opts.FailClosedJWKS, err = jwks.FailClosedJWKS(); err != nil {
+		return err
+	}
+	dir := a.str("policies")
+	log := a.log
+
+	srv := xds.New(func(set *policies.Set, id policies.Identity) (*translate.Resources, error) {
+		return a.translate(set, id, opts)
+	}, log)
+
+	xdsLis, err := net.Listen("tcp", a.str("xds-addr"))
+	if err != nil {
+		return fmt.Errorf("xds listener: %w", err)
+	}
+	httpLis, err := net.Listen("tcp", a.str("http-addr"))
+	if err != nil {
+		xdsLis.Close()
+		return fmt.Errorf("http listener: %w", err)
+	}
+
+	g := grpc.NewServer(grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+		MinTime: 10 * time.Second, PermitWithoutStream: true,
+	}))
+	srv.Register(g)
+	hs := &http.Server{Handler: httpHandler(srv), ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 3)
+	go func() { errc <- wrap("xds server", g.Serve(xdsLis)) }()
+	go func() {
+		if err := hs.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- wrap("http server", err)
+		}
+	}()
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		publish := func(set *policies.Set) {
+			if err := srv.Update(set); err != nil {
+				log.Error("policy set not applied; the previous configuration stays", "hash", set.Hash, "error", err)
+			}
+		}
+		if err := a.watch(ctx, dir, policies.WatchOptions{Logger: log}, publish, srv.ReportLoadError); err != nil {
+			errc <- wrap("policy watch", err)
+		}
+	}()
+	log.Info("jwtgate serving", "version", buildVersion(), "policies", dir,
+		"xds_addr", xdsLis.Addr().String(), "http_addr", httpLis.Addr().String())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case runErr = <-errc:
+		log.Error("stopping", "error", runErr)
+	}
+	stop()
+	srv.Shutdown() // ends the ADS streams so GracefulStop can finish
+	stopped := make(chan struct{})
+	go func() { g.GracefulStop(); close(stopped) }()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		g.Stop()
+	}
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	<-watchDone
+	return runErr
+}
+
+// httpHandler serves /healthz, /readyz and /metrics.
+func httpHandler(srv *xds.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !srv.Ready() {
+			http.Error(w, "not ready: no valid policy set pushed yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", srv.Metrics())
+	return mux
+}
+
+func wrap(what string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%s stopped", what)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
