@@ -17,8 +17,9 @@ const routerFilterName = "envoy.filters.http.router"
 // chain is the HTTP filter chain shared by every listener of a gateway.
 type chain struct {
 	filters []*hcmv3.HttpFilter
-	// rbac is true when at least one rbac filter is in the chain.
-	rbac bool
+	// challenge lists the rbac response code details of denials that a
+	// valid token could have avoided (see tokenDenials).
+	challenge []string
 }
 
 // httpFilters builds the chain: jwt_authn (when a RequestAuthentication
@@ -37,7 +38,7 @@ func httpFilters(set *policies.Set, id policies.Identity, opts Options) (*chain,
 		}
 		c.filters = append(c.filters, f)
 	}
-	rbacs, err := rbacFilters(set, id, opts.RootNamespace)
+	rbacs, challenge, err := rbacFilters(set, id, opts.RootNamespace)
 	if err != nil {
 		return nil, err
 	}
@@ -47,8 +48,8 @@ func httpFilters(set *policies.Set, id policies.Identity, opts Options) (*chain,
 			return nil, err
 		}
 		c.filters = append(c.filters, f)
-		c.rbac = true
 	}
+	c.challenge = challenge
 	f, err := typedFilter(routerFilterName, &routerv3.Router{})
 	if err != nil {
 		return nil, err

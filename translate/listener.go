@@ -20,7 +20,10 @@ func listenerName(port uint32) string {
 // buildListener is the listener on 0.0.0.0:port with one HTTP connection
 // manager that takes its routes from RDS over ADS.
 func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, error) {
-	h := connectionManager(port, c, opts)
+	h, err := connectionManager(port, c, opts)
+	if err != nil {
+		return nil, err
+	}
 	a, err := anyOf(h)
 	if err != nil {
 		return nil, err
@@ -56,10 +59,10 @@ func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, e
 //
 // use_remote_address makes Envoy the edge: it sets X-Forwarded-For and
 // X-Forwarded-Proto itself and computes the client address with
-// xff_num_trusted_hops. When the chain has an rbac filter and
+// xff_num_trusted_hops. When some rbac denial depends on the token and
 // opts.NoTokenStatus is 401, a tokenless denial becomes a 401 challenge
 // (localreply.go).
-func connectionManager(port uint32, c *chain, opts Options) *hcmv3.HttpConnectionManager {
+func connectionManager(port uint32, c *chain, opts Options) (*hcmv3.HttpConnectionManager, error) {
 	h := &hcmv3.HttpConnectionManager{
 		StatPrefix: listenerName(port),
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
@@ -77,8 +80,12 @@ func connectionManager(port uint32, c *chain, opts Options) *hcmv3.HttpConnectio
 		UseRemoteAddress:             wrapperspb.Bool(true),
 		XffNumTrustedHops:            opts.XFFNumTrustedHops,
 	}
-	if c.rbac && opts.NoTokenStatus == 401 {
-		h.LocalReplyConfig = noTokenReply()
+	if len(c.challenge) > 0 && opts.NoTokenStatus == 401 {
+		lr, err := noTokenReply(c.challenge)
+		if err != nil {
+			return nil, err
+		}
+		h.LocalReplyConfig = lr
 	}
-	return h
+	return h, nil
 }

@@ -52,7 +52,10 @@ func rbacPolicyName(p *policies.AuthorizationPolicy, i int) string {
 // policies has no enforcing rules at all. An ALLOW policy without rules
 // adds no Envoy policy, so an ALLOW filter made only of such policies
 // matches nothing and denies every request. CUSTOM is rejected.
-func rbacFilters(set *policies.Set, id policies.Identity, root string) ([]*rbachttp.RBAC, error) {
+//
+// It also returns the token-dependent denials (tokenDenials) of the
+// enforced policies.
+func rbacFilters(set *policies.Set, id policies.Identity, root string) ([]*rbachttp.RBAC, []string, error) {
 	type split struct {
 		enforced, dryRun []*policies.AuthorizationPolicy
 	}
@@ -65,9 +68,9 @@ func rbacFilters(set *policies.Set, id policies.Identity, root string) ([]*rbach
 		switch a {
 		case policies.ActionAllow, policies.ActionDeny, policies.ActionAudit:
 		case policies.ActionCustom:
-			return nil, fmt.Errorf("translate: AuthorizationPolicy %s/%s: action CUSTOM (ext_authz) is not supported", p.Metadata.Namespace, p.Metadata.Name)
+			return nil, nil, fmt.Errorf("translate: AuthorizationPolicy %s/%s: action CUSTOM (ext_authz) is not supported", p.Metadata.Namespace, p.Metadata.Name)
 		default:
-			return nil, fmt.Errorf("translate: AuthorizationPolicy %s/%s: unknown action %q", p.Metadata.Namespace, p.Metadata.Name, p.Spec.Action)
+			return nil, nil, fmt.Errorf("translate: AuthorizationPolicy %s/%s: unknown action %q", p.Metadata.Namespace, p.Metadata.Name, p.Spec.Action)
 		}
 		s := byAction[a]
 		if s == nil {
@@ -82,6 +85,7 @@ func rbacFilters(set *policies.Set, id policies.Identity, root string) ([]*rbach
 	}
 
 	var out []*rbachttp.RBAC
+	var challenge []string
 	for _, st := range rbacStages {
 		s := byAction[st.action]
 		if s == nil {
@@ -91,21 +95,22 @@ func rbacFilters(set *policies.Set, id policies.Identity, root string) ([]*rbach
 		if len(s.enforced) > 0 {
 			rules, err := rbacRules(st.envoy, s.enforced)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			cfg.Rules = rules
+			challenge = append(challenge, tokenDenials(st.action, s.enforced)...)
 		}
 		if len(s.dryRun) > 0 {
 			rules, err := rbacRules(st.envoy, s.dryRun)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			cfg.ShadowRules = rules
 			cfg.ShadowRulesStatPrefix = st.shadowStat
 		}
 		out = append(out, cfg)
 	}
-	return out, nil
+	return out, challenge, nil
 }
 
 // rbacRules is one Envoy RBAC with a policy per rule of every p.
@@ -166,4 +171,49 @@ func rulePolicy(r policies.Rule) (*rbacv3.Policy, error) {
 		Permissions: []*rbacv3.Permission{andPerms(perms)},
 		Principals:  []*rbacv3.Principal{andIDs(ids)},
 	}, nil
+}
+
+// deniedDetails is the response code details of an rbac denial by policy
+// name ("none" when an ALLOW filter matched no policy).
+func deniedDetails(policy string) string {
+	return "rbac_access_denied_matched_policy[" + policy + "]"
+}
+
+// tokenDenials returns the response code details of the denials of ps (one
+// action) that depend on the request's JWT: for DENY, each rule that tests
+// a request principal or a request.auth.* condition; for ALLOW, "no policy
+// matched" when any of its rules does. A tokenless request denied for one
+// of those gets the 401 challenge; any other denial (e.g. DENY on a path)
+// stays 403, since no token could change it.
+func tokenDenials(action string, ps []*policies.AuthorizationPolicy) []string {
+	var out []string
+	for _, p := range ps {
+		for i, r := range p.Spec.Rules {
+			if !usesToken(r) {
+				continue
+			}
+			switch action {
+			case policies.ActionDeny:
+				out = append(out, deniedDetails(rbacPolicyName(p, i)))
+			case policies.ActionAllow:
+				return []string{deniedDetails("none")}
+			}
+		}
+	}
+	return out
+}
+
+// usesToken reports whether rule r tests the request's JWT.
+func usesToken(r policies.Rule) bool {
+	for _, f := range r.From {
+		if len(f.Source.RequestPrincipals) > 0 || len(f.Source.NotRequestPrincipals) > 0 {
+			return true
+		}
+	}
+	for _, c := range r.When {
+		if strings.HasPrefix(c.Key, "request.auth.") {
+			return true
+		}
+	}
+	return false
 }
