@@ -234,6 +234,32 @@ func TestDeltaADS(t *testing.T) {
 	s.assertNoNACKs()
 }
 
+// TestNoTokenStatus403 checks the Istio-compatible option: with
+// --no-token-status 403 a request without a token that authorization
+// requires gets Istio's 403, while a bad token still gets 401.
+func TestNoTokenStatus403(t *testing.T) {
+	requireE2E(t)
+	envoyPath(t)
+	s := newStack(t)
+	key := newKeyPair(t, s.dir, "rsa", false)
+	jwks := jwksFor(t, s.bin, key)
+	tok := cli(t, s.bin, "token", "--key", key.priv, "--iss", issuer)
+
+	httpbinPort := startHTTPBin(t)
+	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
+	s.writePolicy("10-requestauthentication.yaml", render(t, "10-requestauthentication.yaml", jwks))
+	s.writePolicy("20-require-jwt.yaml", render(t, "20-require-jwt.yaml", ""))
+	s.startJWTGate(httpbinPort, "--no-token-status", "403")
+	start := time.Now()
+	s.startEnvoy("envoy-local.yaml")
+	s.waitRows("no-token-status 403", start, 30*time.Second, []row{
+		{name: "no JWT (required)", want: 403, bodyContains: "RBAC: access denied"},
+		{name: "valid JWT", auth: bearer(tok), want: 200},
+		{name: "invalid JWT", auth: "Bearer invalidToken", want: 401, challengeContains: `error="invalid_token"`},
+	})
+	s.assertNoNACKs()
+}
+
 // logLatencies logs min/median/max of the apply latencies.
 func logLatencies(t *testing.T, ds []time.Duration) {
 	t.Helper()

@@ -122,6 +122,7 @@ func cli(t *testing.T, bin string, args ...string) string {
 func cliResult(bin string, args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	cmd := exec.Command(bin, args...)
+	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
 	var exit *exec.ExitError

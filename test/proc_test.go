@@ -30,6 +30,7 @@ func startProc(t *testing.T, name, logPath, bin string, args ...string) *proc {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = childEnv()
 	cmd.Stdout = f
 	cmd.Stderr = f
 	cmd.SysProcAttr = childAttr()
@@ -51,6 +52,19 @@ func startProc(t *testing.T, name, logPath, bin string, args ...string) *proc {
 		}
 	})
 	return p
+}
+
+// childEnv is this process's environment without JWTGATE_* variables, so
+// a developer's settings cannot change what the tests observe (jwtgate reads
+// every flag from JWTGATE_<FLAG> too).
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "JWTGATE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // exited reports whether the process has ended.

@@ -59,18 +59,20 @@ func newStack(t *testing.T) *stack {
 // gateway is the Envoy listener address.
 func (s *stack) gateway() string { return hostPort(s.gatewayPort) }
 
-// startJWTGate runs `jwtgate serve` and waits for its /healthz.
-func (s *stack) startJWTGate(httpbinPort int) {
+// startJWTGate runs `jwtgate serve` (with extra flags, if any) and waits
+// for its /healthz.
+func (s *stack) startJWTGate(httpbinPort int, extra ...string) {
 	t := s.t
 	t.Helper()
-	s.jwtgate = startProc(t, "jwtgate", filepath.Join(s.dir, "jwtgate.log"), s.bin, "serve",
+	args := []string{"serve",
 		"--policies", s.policies,
 		"--xds-addr", hostPort(s.xdsPort),
 		"--http-addr", hostPort(s.httpPort),
-		"--port-offset", strconv.Itoa(s.gatewayPort-gatewayServerPort),
-		"--resolve", "httpbin="+hostPort(httpbinPort),
+		"--port-offset", strconv.Itoa(s.gatewayPort - gatewayServerPort),
+		"--resolve", "httpbin=" + hostPort(httpbinPort),
 		"--log-level", "debug",
-	)
+	}
+	s.jwtgate = startProc(t, "jwtgate", filepath.Join(s.dir, "jwtgate.log"), s.bin, append(args, extra...)...)
 	s.waitHTTP("jwtgate /healthz", "http://"+hostPort(s.httpPort)+"/healthz", 15*time.Second)
 }
 
