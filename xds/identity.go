@@ -1,8 +1,8 @@
 package xds
 
 import (
+	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -31,8 +31,9 @@ func NodeIdentity(node *corev3.Node) policies.Identity {
 }
 
 // GroupKey is the snapshot cache key of an identity: a stable, unambiguous
-// string (namespace and sorted labels, all quoted), so gateways with equal
-// identity share one snapshot whatever their node ids.
+// string such as istio-system{istio=ingressgateway} (labels sorted, every
+// part query-escaped), so gateways with equal identity share one snapshot
+// whatever their node ids.
 func GroupKey(id policies.Identity) string {
 	keys := make([]string, 0, len(id.Labels))
 	for k := range id.Labels {
@@ -40,15 +41,15 @@ func GroupKey(id policies.Identity) string {
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	b.WriteString(strconv.Quote(id.Namespace))
+	b.WriteString(url.QueryEscape(id.Namespace))
 	b.WriteByte('{')
 	for i, k := range keys {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.Quote(k))
+		b.WriteString(url.QueryEscape(k))
 		b.WriteByte('=')
-		b.WriteString(strconv.Quote(id.Labels[k]))
+		b.WriteString(url.QueryEscape(id.Labels[k]))
 	}
 	b.WriteByte('}')
 	return b.String()

@@ -371,6 +371,9 @@ func TestGroupKey(t *testing.T) {
 		k("ns", map[string]string{"a": "1", "b": "2"}),
 		k(`ns{"a"="1"}`, nil),
 	}
+	if got := k("istio-system", map[string]string{"istio": "ingressgateway", "app": "gw"}); got != "istio-system{app=gw,istio=ingressgateway}" {
+		t.Errorf("key %s", got)
+	}
 	seen := map[string]bool{}
 	for _, d := range distinct {
 		if seen[d] {
