@@ -50,12 +50,13 @@ func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, e
 //   - path_with_escaped_slashes_action UNESCAPE_AND_REDIRECT: a path with
 //     %2F or %5C is answered with a redirect to its unescaped form, so it
 //     is never routed or authorized in its escaped form.
-//   - "#": the fragment is not part of the path rbac's url_path matches
-//     (nor of what the upstream sees).
-//   - ";": path parameters are NOT stripped by Envoy: "/admin;x=1" does not
-//     match an exact DENY rule for "/admin", although some upstreams (Java
-//     servlet containers) serve it as "/admin". Prefer ALLOW rules (then
-//     "/admin;x" simply is not allowed), or deny "/admin;*" as a prefix too.
+//   - "#": Envoy 1.40 answers 400 to a request whose path holds a
+//     fragment ("/admin#x", "/a#/../admin"), and url_path never sees one.
+//   - ";": path parameters are NOT stripped by Envoy (checked: "/admin;x=1"
+//     passes a DENY rule for "/admin" and reaches the upstream), although
+//     some upstreams (Java servlet containers) serve it as "/admin". Prefer
+//     ALLOW rules (then "/admin;x" simply is not allowed), or also deny the
+//     prefix "/admin;*". ("/a/..;/admin" is normalized to "/admin".)
 //
 // use_remote_address makes Envoy the edge: it sets X-Forwarded-For and
 // X-Forwarded-Proto itself and computes the client address with

@@ -92,7 +92,7 @@ expect 403 - $U/admin/x
 expect 403 - -H "Authorization: Bearer $TOK" $U/public/../admin
 expect 403 - -H "Authorization: Bearer $TOK" $U/public/%2e%2e/admin
 expect 403 - -H "Authorization: Bearer $TOK" $U//admin
-expect 403 - -H "Authorization: Bearer $TOK" "$U/admin#frag"
+# ("#": curl never sends a fragment; a raw "GET /admin#x" gets Envoy's 400.)
 expect 403 - -H "Authorization: Bearer $TOK" "$U/admin?x=1"
 expect 307 - -H "Authorization: Bearer $TOK" $U/public%2F..%2Fadmin
 expect 200 - -H "Authorization: Bearer $TOK" $U/get
