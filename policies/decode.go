@@ -380,32 +380,20 @@ func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := fieldsOf(v.Type())
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			w.errf(k, path, "mapping keys must be strings, got %s", describe(k))
-			continue
-		}
-		p := joinKey(path, k.Value, true)
-		if prev, dup := seen[k.Value]; dup {
-			w.errf(k, p, "duplicate key %q (first at line %d)", k.Value, prev.Line)
-			continue
-		}
-		seen[k.Value] = k
+	seen := w.eachPair(n, path, true, func(k, val *yaml.Node, p string) {
 		if root && k.Value == "status" {
-			continue // written by controllers, not read
+			return // written by controllers, not read
 		}
 		f, ok := findField(fields, k.Value)
 		if !ok {
 			w.errf(k, p, "%s", unknownFieldMsg(k.Value, v.Type(), fields))
-			continue
+			return
 		}
 		w.decode(val, v.FieldByIndex(f.index), p)
 		if f.required && isNull(val) {
 			w.errf(val, p, "required field %q must not be empty", f.name)
 		}
-	}
+	})
 	for _, f := range fields {
 		if f.required && seen[f.name] == nil {
 			w.errf(n, joinKey(path, f.name, true), "missing required field %q", f.name)
@@ -439,6 +427,22 @@ func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	w.eachPair(n, path, false, func(k, val *yaml.Node, p string) {
+		elem := reflect.New(v.Type().Elem()).Elem()
+		if isNull(val) && elem.Kind() == reflect.Struct {
+			w.errf(val, p, "must not be empty (null)")
+			return
+		}
+		w.decode(val, elem, p)
+		m.SetMapIndex(reflect.ValueOf(k.Value), elem)
+	})
+	v.Set(m)
+}
+
+// eachPair calls fn for every key/value pair of the mapping n, with the
+// pair's field path (field: struct field vs map key syntax). Non-string
+// and duplicate keys are reported and skipped. It returns the keys seen.
+func (w *walker) eachPair(n *yaml.Node, path string, field bool, fn func(k, val *yaml.Node, p string)) map[string]*yaml.Node {
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -446,19 +450,13 @@ func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 			w.errf(k, path, "mapping keys must be strings, got %s", describe(k))
 			continue
 		}
-		p := joinKey(path, k.Value, false)
+		p := joinKey(path, k.Value, field)
 		if prev, dup := seen[k.Value]; dup {
 			w.errf(k, p, "duplicate key %q (first at line %d)", k.Value, prev.Line)
 			continue
 		}
 		seen[k.Value] = k
-		elem := reflect.New(v.Type().Elem()).Elem()
-		if isNull(val) && elem.Kind() == reflect.Struct {
-			w.errf(val, p, "must not be empty (null)")
-			continue
-		}
-		w.decode(val, elem, p)
-		m.SetMapIndex(reflect.ValueOf(k.Value), elem)
+		fn(k, val, p)
 	}
-	v.Set(m)
+	return seen
 }
