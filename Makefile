@@ -14,11 +14,22 @@ build:
 envoy:
 	hack/install-envoy.sh
 
-## test: vet and run every test, the end-to-end ones against a real Envoy
+# E2E_PKG is the end-to-end package (real Envoy, httpbin, the jwtgate binary).
+E2E_PKG := ./test/
+
+## test: vet and run every test; the end-to-end ones (against a real Envoy)
+## run verbosely so the log shows each case and the apply latencies. Both
+## sets run even if the first fails; any failure fails the target.
 test: envoy
 	$(GO) mod download
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	@rc=0; \
+	unit=$$($(GO) list ./... | grep -v '/test$$'); \
+	echo "$(GO) test -count=1 -timeout 10m <unit packages>"; \
+	$(GO) test -count=1 -timeout 10m $$unit || rc=1; \
+	echo "$(GO) test -count=1 -timeout 20m -v $(E2E_PKG)"; \
+	$(GO) test -count=1 -timeout 20m -v $(E2E_PKG) || rc=1; \
+	exit $$rc
 
 ## demo: run httpbin, jwtgate and Envoy locally (gateway on 127.0.0.1:8080)
 demo:

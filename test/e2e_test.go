@@ -198,7 +198,7 @@ func TestGuideWalkthrough(t *testing.T) {
 	if log, _ := os.ReadFile(s.jwtgate.log); !strings.Contains(string(log), "envoy applied") {
 		t.Errorf(`jwtgate never logged "envoy applied" (an ACK)`)
 	}
-	logLatencies(t, latencies)
+	logLatencies(t, "walkthrough", latencies)
 }
 
 // TestDeltaADS checks the incremental (Delta) ADS path end to end: an Envoy
@@ -260,14 +260,14 @@ func TestNoTokenStatus403(t *testing.T) {
 	s.assertNoNACKs()
 }
 
-// logLatencies logs min/median/max of the apply latencies.
-func logLatencies(t *testing.T, ds []time.Duration) {
+// logLatencies logs min/median/max of a suite's apply latencies.
+func logLatencies(t *testing.T, suite string, ds []time.Duration) {
 	t.Helper()
 	if len(ds) == 0 {
 		return
 	}
 	sorted := slices.Clone(ds)
 	slices.Sort(sorted)
-	t.Logf("apply latency summary: steps=%d min_ms=%d median_ms=%d max_ms=%d",
-		len(sorted), sorted[0].Milliseconds(), sorted[len(sorted)/2].Milliseconds(), sorted[len(sorted)-1].Milliseconds())
+	t.Logf("apply latency summary: suite=%s steps=%d min_ms=%d median_ms=%d max_ms=%d",
+		suite, len(sorted), sorted[0].Milliseconds(), sorted[len(sorted)/2].Milliseconds(), sorted[len(sorted)-1].Milliseconds())
 }

@@ -22,8 +22,9 @@ type response struct {
 // verbatim (so "/a/../b" and "%2F" reach Envoy exactly as written, like
 // curl --path-as-is) on a fresh connection that is closed afterwards (a
 // kept-alive connection would keep an old listener's filter chain).
-// auth is the Authorization header value, none if empty.
-func request(addr, method, target, auth string) (*response, error) {
+// auth is the Authorization header value, none if empty; extra are more
+// header lines ("Name: value").
+func request(addr, method, target, auth string, extra ...string) (*response, error) {
 	if target == "" {
 		// addr may carry a path: "127.0.0.1:9901/stats?filter=x".
 		if i := strings.IndexByte(addr, '/'); i >= 0 {
@@ -42,6 +43,9 @@ func request(addr, method, target, auth string) (*response, error) {
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: jwtgate-e2e\r\nAccept: */*\r\nConnection: close\r\n", method, target, addr)
 	if auth != "" {
 		fmt.Fprintf(&b, "Authorization: %s\r\n", auth)
+	}
+	for _, h := range extra {
+		fmt.Fprintf(&b, "%s\r\n", h)
 	}
 	b.WriteString("\r\n")
 	if _, err := io.WriteString(conn, b.String()); err != nil {
@@ -62,9 +66,10 @@ func request(addr, method, target, auth string) (*response, error) {
 // row is one line of the guide's tables: a request and what must come back.
 type row struct {
 	name   string
-	method string // default GET
-	path   string // request-target, default "/"
-	auth   string // Authorization header value, none if empty
+	method string   // default GET
+	path   string   // request-target, default "/"
+	auth   string   // Authorization header value, none if empty
+	header []string // more request headers, "Name: value"
 
 	want   int   // exact status expected (unless oneOf or denied is set)
 	oneOf  []int // any of these statuses
@@ -72,8 +77,14 @@ type row struct {
 
 	challengePrefix   string // www-authenticate must start with this
 	challengeContains string // www-authenticate must contain this
+	challengeLacks    string // www-authenticate must not contain this
+	noChallenge       bool   // no www-authenticate at all (e.g. RBAC's 403)
 	bodyContains      string
 	bodyLacks         string // e.g. a token the gateway must not forward
+
+	// verify, if set, checks the answer further and describes a mismatch
+	// ("" if fine); it runs after the status and header checks.
+	verify func(*response) string
 }
 
 // bearer is the Authorization value for a token.
@@ -90,7 +101,7 @@ func (r row) check(addr string) string {
 		path = "/"
 	}
 	label := fmt.Sprintf("%s (%s %s)", r.name, method, path)
-	resp, err := request(addr, method, path, r.auth)
+	resp, err := request(addr, method, path, r.auth, r.header...)
 	if err != nil {
 		return fmt.Sprintf("%s: %v", label, err)
 	}
@@ -110,11 +121,22 @@ func (r row) check(addr string) string {
 	if r.challengeContains != "" && !strings.Contains(challenge, r.challengeContains) {
 		return fmt.Sprintf("%s: www-authenticate %q, want it to contain %q", label, challenge, r.challengeContains)
 	}
+	if r.challengeLacks != "" && strings.Contains(challenge, r.challengeLacks) {
+		return fmt.Sprintf("%s: www-authenticate %q, must not contain %q", label, challenge, r.challengeLacks)
+	}
+	if r.noChallenge && len(resp.header.Values("www-authenticate")) > 0 {
+		return fmt.Sprintf("%s: www-authenticate %q, want none", label, challenge)
+	}
 	if r.bodyContains != "" && method != "HEAD" && !strings.Contains(resp.body, r.bodyContains) {
 		return fmt.Sprintf("%s: body %.200q, want it to contain %q", label, resp.body, r.bodyContains)
 	}
 	if r.bodyLacks != "" && strings.Contains(resp.body, r.bodyLacks) {
 		return fmt.Sprintf("%s: body contains %.40q, which must not reach the backend", label, r.bodyLacks)
+	}
+	if r.verify != nil {
+		if msg := r.verify(resp); msg != "" {
+			return label + ": " + msg
+		}
 	}
 	return ""
 }
