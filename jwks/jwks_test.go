@@ -215,21 +215,6 @@ func TestSetClaim(t *testing.T) {
 	}
 }
 
-func TestFailClosedJWKS(t *testing.T) {
-	a, err := FailClosedJWKS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := FailClosedJWKS()
-	if a == b {
-		t.Error("two fail-closed keys are equal")
-	}
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal([]byte(a), &set); err != nil || len(set.Keys) != 1 || !set.Keys[0].IsPublic() {
-		t.Fatalf("not a public JWKS: %v %s", err, a)
-	}
-}
-
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
