@@ -10,6 +10,7 @@ import (
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/jwtgate/jwtgate/policies"
 )
@@ -61,7 +62,9 @@ func (c *clusterSet) sorted() []*clusterv3.Cluster {
 
 // buildCluster makes the cluster for host:port. An IP literal host, or a
 // host with a Resolve override ("IP" or "IP:PORT"), gives a STATIC cluster;
-// any other host a STRICT_DNS cluster that prefers IPv4.
+// any other host a STRICT_DNS cluster that prefers IPv4. Its
+// per-connection buffer is limited to 32 KiB like the listener's
+// (hardening.go).
 func buildCluster(name, host string, port uint32, resolve map[string]string) (*clusterv3.Cluster, error) {
 	addr, addrPort, static := host, port, false
 	if r, ok := resolve[host]; ok {
@@ -74,8 +77,9 @@ func buildCluster(name, host string, port uint32, resolve map[string]string) (*c
 		static = true
 	}
 	cl := &clusterv3.Cluster{
-		Name:           name,
-		ConnectTimeout: durationpb.New(5e9),
+		Name:                          name,
+		ConnectTimeout:                durationpb.New(5e9),
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(connectionBufferLimit),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
 			ClusterName: name,
 			Endpoints: []*endpointv3.LocalityLbEndpoints{{

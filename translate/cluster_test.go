@@ -14,13 +14,13 @@ func TestBuildCluster(t *testing.T) {
 		want       string
 	}{
 		{"dns", "httpbin.default.svc", 8000, nil,
-			`{"connectTimeout":"5s","dnsLookupFamily":"V4_PREFERRED","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"httpbin.default.svc","portValue":8000}}}}]}]},"name":"c","type":"STRICT_DNS"}`},
+			`{"connectTimeout":"5s","dnsLookupFamily":"V4_PREFERRED","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"httpbin.default.svc","portValue":8000}}}}]}]},"name":"c","perConnectionBufferLimitBytes":32768,"type":"STRICT_DNS"}`},
 		{"ip literal", "10.0.0.1", 80, nil,
-			`{"connectTimeout":"5s","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"10.0.0.1","portValue":80}}}}]}]},"name":"c","type":"STATIC"}`},
+			`{"connectTimeout":"5s","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"10.0.0.1","portValue":80}}}}]}]},"name":"c","perConnectionBufferLimitBytes":32768,"type":"STATIC"}`},
 		{"resolve ip keeps port", "httpbin", 8000, map[string]string{"httpbin": "127.0.0.1"},
-			`{"connectTimeout":"5s","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"127.0.0.1","portValue":8000}}}}]}]},"name":"c","type":"STATIC"}`},
+			`{"connectTimeout":"5s","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"127.0.0.1","portValue":8000}}}}]}]},"name":"c","perConnectionBufferLimitBytes":32768,"type":"STATIC"}`},
 		{"resolve ip:port", "httpbin", 8000, map[string]string{"httpbin": "[::1]:34567"},
-			`{"connectTimeout":"5s","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"::1","portValue":34567}}}}]}]},"name":"c","type":"STATIC"}`},
+			`{"connectTimeout":"5s","loadAssignment":{"clusterName":"c","endpoints":[{"lbEndpoints":[{"endpoint":{"address":{"socketAddress":{"address":"::1","portValue":34567}}}}]}]},"name":"c","perConnectionBufferLimitBytes":32768,"type":"STATIC"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

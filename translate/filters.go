@@ -22,12 +22,21 @@ type chain struct {
 	challenge []string
 }
 
-// httpFilters builds the chain: jwt_authn (when a RequestAuthentication
-// applies), rbac AUDIT, DENY, ALLOW (each when a policy has that action),
-// router.
+// httpFilters builds the chain: header_mutation (when a JWT rule writes
+// request headers, see stripHeaders), jwt_authn (when a
+// RequestAuthentication applies), rbac AUDIT, DENY, ALLOW (each when a
+// policy has that action), router.
 func httpFilters(set *policies.Set, id policies.Identity, opts Options) (*chain, error) {
 	c := &chain{}
-	jwt, err := jwtAuthn(appliedJWTRules(set, id, opts.RootNamespace), opts)
+	rules := appliedJWTRules(set, id, opts.RootNamespace)
+	if strip := stripHeaders(rules); strip != nil {
+		f, err := typedFilter(headerMutationFilterName, strip)
+		if err != nil {
+			return nil, err
+		}
+		c.filters = append(c.filters, f)
+	}
+	jwt, err := jwtAuthn(rules, opts)
 	if err != nil {
 		return nil, err
 	}

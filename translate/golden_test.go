@@ -20,12 +20,6 @@ import (
 
 var (
 	update = flag.Bool("update", false, "rewrite the golden files testdata/*.out.yaml")
-	// The envoycheck flags write, per golden case, a static Envoy bootstrap
-	// embedding the translated resources (routes inlined instead of RDS);
-	// testdata/envoycheck/check.sh feeds them to a real Envoy.
-	envoyCheckDir      = flag.String("envoycheck", "", "write an Envoy bootstrap per golden case into this directory")
-	envoyCheckOffset   = flag.Int("envoycheck-offset", 0, "port offset for the envoycheck bootstraps (0: the case's own)")
-	envoyCheckUpstream = flag.String("envoycheck-upstream", "", "IP:PORT every destination host resolves to in the envoycheck bootstraps")
 )
 
 // caseHeader is the first YAML document of a golden case: who the gateway
@@ -40,6 +34,7 @@ type caseHeader struct {
 		PortOffset        int32             `yaml:"portOffset"`
 		Resolve           map[string]string `yaml:"resolve"`
 		NoTokenStatus     uint32            `yaml:"noTokenStatus"`
+		ServerName        string            `yaml:"serverName"`
 		XFFNumTrustedHops uint32            `yaml:"xffNumTrustedHops"`
 		JWKS              map[string]string `yaml:"jwks"`
 		FailClosedJWKS    string            `yaml:"failClosedJWKS"`
@@ -57,6 +52,7 @@ func (h caseHeader) options() Options {
 		PortOffset:        o.PortOffset,
 		Resolve:           o.Resolve,
 		NoTokenStatus:     o.NoTokenStatus,
+		ServerName:        o.ServerName,
 		XFFNumTrustedHops: o.XFFNumTrustedHops,
 		JWKS:              o.JWKS,
 		FailClosedJWKS:    o.FailClosedJWKS,
@@ -124,9 +120,6 @@ func TestGolden(t *testing.T) {
 				if !bytes.Equal(got, exp) {
 					t.Errorf("%s differs from the translation; diff it against -update output:\n%s", want, firstDiff(exp, got))
 				}
-			}
-			if *envoyCheckDir != "" {
-				writeBootstrap(t, filepath.Join(*envoyCheckDir, name+".yaml"), set, h)
 			}
 		})
 	}

@@ -85,6 +85,16 @@ func pathRule(p string) policies.Rule {
 	return policies.Rule{To: []policies.RuleTo{{Operation: policies.Operation{Paths: []string{p}}}}}
 }
 
+// hcmFilters returns the HTTP filters of m when it is an HTTP connection
+// manager.
+func hcmFilters(t *testing.T, m proto.Message) []*hcmv3.HttpFilter {
+	t.Helper()
+	if h, ok := m.(*hcmv3.HttpConnectionManager); ok {
+		return h.GetHttpFilters()
+	}
+	return nil
+}
+
 // hcmOf unpacks the HTTP connection manager of listener l.
 func hcmOf(t *testing.T, l *listenerv3.Listener) *hcmv3.HttpConnectionManager {
 	t.Helper()

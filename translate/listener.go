@@ -18,7 +18,8 @@ func listenerName(port uint32) string {
 }
 
 // buildListener is the listener on 0.0.0.0:port with one HTTP connection
-// manager that takes its routes from RDS over ADS.
+// manager that takes its routes from RDS over ADS, and the edge buffer
+// limit (hardening.go).
 func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, error) {
 	h, err := connectionManager(port, c, opts)
 	if err != nil {
@@ -29,8 +30,9 @@ func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, e
 		return nil, err
 	}
 	return &listenerv3.Listener{
-		Name:    listenerName(port),
-		Address: socketAddress("0.0.0.0", port),
+		Name:                          listenerName(port),
+		Address:                       socketAddress("0.0.0.0", port),
+		PerConnectionBufferLimitBytes: wrapperspb.UInt32(connectionBufferLimit),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
 				Name:       hcmFilterName,
@@ -62,7 +64,7 @@ func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, e
 // X-Forwarded-Proto itself and computes the client address with
 // xff_num_trusted_hops. When some rbac denial depends on the token and
 // opts.NoTokenStatus is 401, a tokenless denial becomes a 401 challenge
-// (localreply.go).
+// (localreply.go). hardenEdge adds Envoy's edge-proxy limits and timeouts.
 func connectionManager(port uint32, c *chain, opts Options) (*hcmv3.HttpConnectionManager, error) {
 	h := &hcmv3.HttpConnectionManager{
 		StatPrefix: listenerName(port),
@@ -81,6 +83,7 @@ func connectionManager(port uint32, c *chain, opts Options) (*hcmv3.HttpConnecti
 		UseRemoteAddress:             wrapperspb.Bool(true),
 		XffNumTrustedHops:            opts.XFFNumTrustedHops,
 	}
+	hardenEdge(h, opts)
 	if len(c.challenge) > 0 && opts.NoTokenStatus == 401 {
 		lr, err := noTokenReply(c.challenge)
 		if err != nil {

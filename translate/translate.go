@@ -3,10 +3,12 @@
 // byte-identical output.
 //
 // The pipeline per gateway identity is: pick the Gateways whose selector
-// matches (scope.go), build one listener per HTTP port (listener.go) with the
-// HTTP filter chain jwt_authn, rbac AUDIT/DENY/ALLOW, router (jwt.go,
-// rbac.go), its route configuration from the bound VirtualServices
-// (route.go) and the clusters those routes name (cluster.go).
+// matches (scope.go), build one hardened listener per HTTP port
+// (listener.go, hardening.go) with the HTTP filter chain header_mutation
+// (strips client copies of the headers jwt_authn writes, stripheaders.go),
+// jwt_authn, rbac AUDIT/DENY/ALLOW, router (jwt.go, rbac.go), its route
+// configuration from the bound VirtualServices (route.go) and the clusters
+// those routes name (cluster.go).
 package translate
 
 import (
@@ -18,6 +20,10 @@ import (
 
 	"github.com/jwtgate/jwtgate/policies"
 )
+
+// DefaultServerName is the server response header value, as Istio's
+// gateways send it.
+const DefaultServerName = "istio-envoy"
 
 // Options are the settings that shape translation (from flags/env).
 type Options struct {
@@ -34,6 +40,11 @@ type Options struct {
 	// authorization requires one: 401 (default, with a Bearer realm
 	// challenge) or 403 (Istio's answer).
 	NoTokenStatus uint32
+	// ServerName is the HTTP connection manager's server_name: the value of
+	// the server response header, which Envoy sets on every response
+	// (replacing the upstream's, server_header_transformation OVERWRITE).
+	// Default DefaultServerName.
+	ServerName string
 	// XFFNumTrustedHops for the HTTP connection manager; default 0.
 	XFFNumTrustedHops uint32
 	// JWKS maps a jwksUri to the JWKS JSON fetched for it.
@@ -54,6 +65,9 @@ type Resources struct {
 func (o Options) withDefaults() Options {
 	if o.RootNamespace == "" {
 		o.RootNamespace = policies.DefaultRootNamespace
+	}
+	if o.ServerName == "" {
+		o.ServerName = DefaultServerName
 	}
 	if o.NoTokenStatus == 0 {
 		o.NoTokenStatus = 401

@@ -220,6 +220,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve", "--no-token-status", "500"},
 		{"serve", "--port-offset", "-1"},
 		{"serve", "--resolve", "httpbin=not-an-ip"},
+		{"serve", "--server-name", ""},
+		{"serve", "--server-name", "evil\r\nset-cookie: x=1"},
 		{"--config", "/nonexistent/jwtgate.yaml", "version"},
 	}
 	for _, args := range cases {
@@ -374,7 +376,7 @@ func TestTranslateOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := translate.Options{RootNamespace: "mesh", PortOffset: 8000, NoTokenStatus: 403, XFFNumTrustedHops: 2,
+	want := translate.Options{ServerName: "istio-envoy", RootNamespace: "mesh", PortOffset: 8000, NoTokenStatus: 403, XFFNumTrustedHops: 2,
 		Resolve: map[string]string{"a": "10.0.0.1", "b": "10.0.0.2:81"}, JWKS: map[string]string{}}
 	if !reflect.DeepEqual(opts, want) {
 		t.Fatalf("options %+v\nwant %+v", opts, want)
@@ -384,5 +386,14 @@ func TestTranslateOptions(t *testing.T) {
 	opts, _ = a.translateOptions(cmd)
 	if len(opts.Resolve) != 2 || opts.Resolve["c"] != "10.0.0.3" || opts.Resolve["d"] != "10.0.0.4" {
 		t.Errorf("resolve from flags %v", opts.Resolve)
+	}
+	// --server-name, from the environment and then from a flag.
+	t.Setenv("JWTGATE_SERVER_NAME", "my gateway/1.0")
+	if opts, _ = a.translateOptions(cmd); opts.ServerName != "my gateway/1.0" {
+		t.Errorf("server name from env = %q", opts.ServerName)
+	}
+	cmd.ParseFlags([]string{"--server-name", "edge"})
+	if opts, _ = a.translateOptions(cmd); opts.ServerName != "edge" {
+		t.Errorf("server name from flag = %q", opts.ServerName)
 	}
 }

@@ -47,6 +47,7 @@ has been pushed, else 503) and /metrics (Prometheus text).`,
 	f.Uint32("no-token-status", 401, "status for a missing token that authorization requires: 401 or 403")
 	f.String("root-namespace", policies.DefaultRootNamespace, "namespace whose selector-less policies apply to every gateway")
 	f.Uint32("xff-trusted-hops", 0, "X-Forwarded-For hops to trust for the client address")
+	f.String("server-name", translate.DefaultServerName, "value of the server response header Envoy sends (replacing the upstream's)")
 	return cmd
 }
 
@@ -73,7 +74,12 @@ func (a *app) translateOptions(cmd *cobra.Command) (translate.Options, error) {
 	if ns == "" {
 		return opts, usageErr("--root-namespace must not be empty")
 	}
+	server := a.str("server-name")
+	if !validServerName(server) {
+		return opts, usageErr("--server-name %q: want 1-256 visible ASCII characters or spaces", server)
+	}
 	return translate.Options{
+		ServerName:        server,
 		RootNamespace:     ns,
 		PortOffset:        int32(offset),
 		Resolve:           resolve,
@@ -81,6 +87,21 @@ func (a *app) translateOptions(cmd *cobra.Command) (translate.Options, error) {
 		XFFNumTrustedHops: uint32(hops),
 		JWKS:              map[string]string{},
 	}, nil
+}
+
+// validServerName reports whether s can be sent as a server header value:
+// not empty, at most 256 bytes, visible ASCII or inner spaces only (no
+// control characters that could split or fold the header).
+func validServerName(s string) bool {
+	if s == "" || len(s) > 256 || strings.TrimSpace(s) != s {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // parseResolve parses host=IP[:PORT] entries.
@@ -110,9 +131,10 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	// jwksUri keys are not fetched yet. Until they are, such issuers get
-	// the public half of a key generated here whose private half is never
-	// kept, so their tokens fail closed (401) instead of passing.
+	// jwksUri keys are not fetched yet. Until they are, such issuers get a
+	// fixed public key that nobody holds the private key of, so their
+	// tokens fail closed (401) instead of passing. It is the same key on
+	// every start and replica, so it does not change snapshot versions.
 	if opts.FailClosedJWKS, err = jwks.FailClosedJWKS(); err != nil {
 		return err
 	}
