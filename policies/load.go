@@ -42,6 +42,7 @@ func Load(dir string) (*Set, error) {
 		errs = append(errs, derrs...)
 		warnings = append(warnings, warns...)
 	}
+	warnings = append(warnings, noTokenWarnings(docs)...)
 	errs = append(errs, duplicates(docs)...)
 	if len(errs) > 0 {
 		return nil, errs.sorted()

@@ -8,6 +8,8 @@
 // field whose yaml tag has no ",omitempty" is required by the decoder.
 package policies
 
+import "strconv"
+
 // Kinds and API groups jwtgate understands.
 const (
 	KindGateway               = "Gateway"
@@ -267,6 +269,21 @@ type Condition struct {
 	Key       string   `yaml:"key"`
 	Values    []string `yaml:"values,omitempty"`
 	NotValues []string `yaml:"notValues,omitempty"`
+}
+
+// DryRun reports whether the policy's istio.io/dry-run annotation is true
+// as strconv.ParseBool reads it ("1", "t", "T", "TRUE", "true", "True"),
+// like istiod's isDryRun. A dry-run policy is evaluated as Envoy shadow
+// rules and never enforced. An absent annotation is false; validation
+// rejects a value ParseBool cannot read, so a loaded Set never has one
+// (it would count as false).
+func (p *AuthorizationPolicy) DryRun() bool {
+	v, ok := p.Metadata.Annotations[AnnotationDryRun]
+	if !ok {
+		return false
+	}
+	dry, err := strconv.ParseBool(v)
+	return err == nil && dry
 }
 
 // ----------------------------------------------------------------------- set

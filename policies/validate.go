@@ -2,6 +2,8 @@ package policies
 
 import (
 	"fmt"
+	"math"
+	"net/netip"
 	"regexp"
 	"strings"
 )
@@ -89,11 +91,70 @@ func (c *checker) gateway(s *GatewaySpec) {
 			c.errf(p+".hosts", "a server needs at least one host (use '*' for any)")
 		}
 		for j, h := range srv.Hosts {
-			if h == "" {
-				c.errf(fmt.Sprintf("%s.hosts[%d]", p, j), "host must not be empty")
+			if msg := gatewayHostProblem(h); msg != "" {
+				c.errf(fmt.Sprintf("%s.hosts[%d]", p, j), "%s", msg)
 			}
 		}
 	}
+}
+
+// gatewayHostProblem checks one Gateway server host the way istiod does
+// (ValidateNamespaceSlashWildcardHostname): "host" (any namespace, like
+// "*/host"), "./host" (VirtualServices in the Gateway's namespace only),
+// "ns/host" (VirtualServices in ns only) or "*/host". The namespace is a
+// valid namespace name; the host is "*", "*.suffix", a fully qualified DNS
+// name or an IP address. It returns "" for a valid host.
+func gatewayHostProblem(h string) string {
+	if h == "" {
+		return "host must not be empty"
+	}
+	host := h
+	if ns, rest, ok := strings.Cut(h, "/"); ok {
+		if ns == "" || rest == "" {
+			return fmt.Sprintf("%q: namespace and host around '/' must not be empty (use \"ns/host\", \"./host\" or \"*/host\")", h)
+		}
+		if ns != "*" && ns != "." && (len(ns) > 63 || !dns1123Label.MatchString(ns)) {
+			return fmt.Sprintf("%q: %q is not a namespace: use a namespace name, \".\" (the Gateway's namespace) or \"*\" (any)", h, ns)
+		}
+		host = rest
+	}
+	if host == "*" {
+		return ""
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return ""
+	}
+	if strings.Contains(host, "*") && !strings.HasPrefix(host, "*.") {
+		return fmt.Sprintf("%q: partial wildcard: use \"*\" or \"*.example.com\"", h)
+	}
+	if msg := dnsNameProblem(strings.TrimPrefix(host, "*.")); msg != "" {
+		return fmt.Sprintf("%q: %s", h, msg)
+	}
+	if !strings.Contains(host, ".") {
+		return fmt.Sprintf("%q: short names are not allowed (Istio rejects them too): use a fully qualified name or \"*\"", h)
+	}
+	return ""
+}
+
+// dnsNameLabel is an RFC 1123 label; case is ignored, as in Host matching.
+var dnsNameLabel = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$`)
+
+// dnsNameProblem checks a DNS name (a trailing dot is allowed); it returns
+// "" for a valid name.
+func dnsNameProblem(name string) string {
+	if len(name) > 255 {
+		return "DNS name is longer than 255 characters"
+	}
+	labels := strings.Split(strings.TrimSuffix(name, "."), ".")
+	for _, l := range labels {
+		if len(l) > 63 || !dnsNameLabel.MatchString(l) {
+			return fmt.Sprintf("%q is not a valid DNS label: use letters, digits and '-'", l)
+		}
+	}
+	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
+		return fmt.Sprintf("top-level domain %q must not be all digits", tld)
+	}
+	return ""
 }
 
 func (c *checker) port(path string, n uint32) {
@@ -123,6 +184,9 @@ func (c *checker) virtualService(s *VirtualServiceSpec) {
 			m := &r.Match[j]
 			mp := fmt.Sprintf("%s.match[%d]", p, j)
 			c.stringMatch(mp+".uri", m.URI)
+			if m.IgnoreURICase && m.URI != nil && m.URI.Regex != "" {
+				c.warnf(mp+".ignoreUriCase", "has no effect on a uri regex (Envoy ignores case_sensitive for regex routes); write the regex case-insensitively with (?i)")
+			}
 			c.stringMatch(mp+".method", m.Method)
 			c.stringMatch(mp+".authority", m.Authority)
 			for _, name := range sortedKeys(m.Headers) {
@@ -133,7 +197,7 @@ func (c *checker) virtualService(s *VirtualServiceSpec) {
 		if len(r.Route) == 0 {
 			c.errf(p+".route", "an http rule needs at least one route destination")
 		}
-		sum := int32(0)
+		sum := int64(0)
 		for j := range r.Route {
 			d := &r.Route[j]
 			dp := fmt.Sprintf("%s.route[%d]", p, j)
@@ -145,13 +209,21 @@ func (c *checker) virtualService(s *VirtualServiceSpec) {
 			} else {
 				c.port(dp+".destination.port.number", d.Destination.Port.Number)
 			}
-			if d.Weight < 0 || d.Weight > 100 {
-				c.errf(dp+".weight", "weight %d is out of range 0-100", d.Weight)
+			if d.Weight < 0 {
+				c.errf(dp+".weight", "weight %d must not be negative", d.Weight)
+			} else {
+				sum += int64(d.Weight)
 			}
-			sum += d.Weight
 		}
-		if len(r.Route) > 1 && sum != 100 {
-			c.errf(p+".route", "weights of %d destinations sum to %d, they must sum to 100", len(r.Route), sum)
+		// Like istiod: weights are relative (a destination gets weight/sum
+		// of the traffic), so any non-negative weights do, as long as a
+		// split has some traffic to share. Envoy needs the sum to fit in
+		// a uint32.
+		switch {
+		case len(r.Route) > 1 && sum == 0:
+			c.errf(p+".route", "the weights of %d destinations sum to 0: give at least one a positive weight", len(r.Route))
+		case sum > math.MaxUint32:
+			c.errf(p+".route", "the weights sum to %d, more than Envoy accepts (%d)", sum, uint32(math.MaxUint32))
 		}
 	}
 }

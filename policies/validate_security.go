@@ -11,16 +11,13 @@ import (
 )
 
 func (c *checker) requestAuthentication(s *RequestAuthenticationSpec) {
-	issuers := map[string]int{}
+	// Two rules may name the same issuer (in one document or several):
+	// like istiod, each rule becomes its own jwt_authn provider.
 	for i := range s.JWTRules {
 		r := &s.JWTRules[i]
 		p := fmt.Sprintf("spec.jwtRules[%d]", i)
 		if r.Issuer == "" {
 			c.errf(p+".issuer", "issuer must not be empty")
-		} else if prev, dup := issuers[r.Issuer]; dup {
-			c.errf(p+".issuer", "issuer %q is already configured by jwtRules[%d]", r.Issuer, prev)
-		} else {
-			issuers[r.Issuer] = i
 		}
 		if r.Jwks != "" && r.JwksURI != "" {
 			c.errf(p, "set either jwks or jwksUri, not both")
@@ -47,23 +44,69 @@ func (c *checker) requestAuthentication(s *RequestAuthenticationSpec) {
 			}
 		}
 		for j, h := range r.FromHeaders {
-			if h.Name == "" {
-				c.errf(fmt.Sprintf("%s.fromHeaders[%d].name", p, j), "header name must not be empty")
+			hp := fmt.Sprintf("%s.fromHeaders[%d].name", p, j)
+			if c.headerName(hp, h.Name) && strings.Contains(h.Name, "_") {
+				c.warnf(hp, "%q contains '_': the listener rejects requests with such header names (400, headers_with_underscores_action REJECT_REQUEST), so no token can arrive in it; use '-'", h.Name)
 			}
+		}
+		if r.OutputPayloadToHeader != "" {
+			c.headerName(p+".outputPayloadToHeader", r.OutputPayloadToHeader)
 		}
 		c.nonEmpty(p+".fromParams", r.FromParams, "parameter name")
 		c.nonEmpty(p+".fromCookies", r.FromCookies, "cookie name")
 		c.nonEmpty(p+".spaceDelimitedClaims", r.SpaceDelimitedClaims, "claim name")
 		for j, h := range r.OutputClaimToHeaders {
 			hp := fmt.Sprintf("%s.outputClaimToHeaders[%d]", p, j)
-			if h.Header == "" {
-				c.errf(hp+".header", "header must not be empty")
-			}
+			c.headerName(hp+".header", h.Header)
 			if h.Claim == "" {
 				c.errf(hp+".claim", "claim must not be empty")
 			}
 		}
 	}
+}
+
+// tchars are the characters of an RFC 7230 token, the syntax of a header
+// field name.
+const tchars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// reservedHeaders are header names (lower case) a token may not be read
+// from or written to. jwt_authn adds its output headers with addCopy and
+// checks nothing, so these would reach the upstream: a second Host (two
+// Host headers, one of them chosen by the token's claims), a framing
+// header (content-length, transfer-encoding: request smuggling), or a
+// hop-by-hop header, which Envoy's own header mutations refuse or strip
+// and HTTP/2 forbids (RFC 9113 section 8.2.2).
+var reservedHeaders = map[string]string{
+	"host":              "Envoy keeps the host as :authority",
+	"content-length":    "it frames the request body",
+	"transfer-encoding": "it frames the request body",
+	"connection":        "it is a hop-by-hop header",
+	"keep-alive":        "it is a hop-by-hop header",
+	"proxy-connection":  "it is a hop-by-hop header",
+	"te":                "it is a hop-by-hop header",
+	"upgrade":           "it is a hop-by-hop header",
+}
+
+// headerName checks a header name that a jwtRule reads a token from or
+// writes to (fromHeaders[].name, outputPayloadToHeader,
+// outputClaimToHeaders[].header): non-empty RFC 7230 token characters, not
+// a pseudo-header and not reserved. Envoy's config accepts almost any name
+// here, but an output header it cannot send fails every request that
+// carries a valid token with 503. It reports whether the name is valid.
+func (c *checker) headerName(path, name string) bool {
+	switch lower := strings.ToLower(name); {
+	case name == "":
+		c.errf(path, "header name must not be empty")
+	case strings.HasPrefix(name, ":"):
+		c.errf(path, "%q is a pseudo-header: Envoy manages it; use a regular header name", name)
+	case strings.Trim(name, tchars) != "":
+		c.errf(path, "%q is not a valid HTTP header name: use letters, digits and -", name)
+	case reservedHeaders[lower] != "":
+		c.errf(path, "%q is reserved: %s", name, reservedHeaders[lower])
+	default:
+		return true
+	}
+	return false
 }
 
 func (c *checker) nonEmpty(path string, values []string, what string) {
@@ -99,7 +142,7 @@ func (c *checker) authorizationPolicy(ap *AuthorizationPolicy) {
 			c.source(fmt.Sprintf("%s.from[%d].source", p, j), &r.From[j].Source)
 		}
 		for j := range r.To {
-			c.operation(fmt.Sprintf("%s.to[%d].operation", p, j), &r.To[j].Operation)
+			c.operation(fmt.Sprintf("%s.to[%d].operation", p, j), &r.To[j].Operation, s.Action)
 		}
 		for j := range r.When {
 			c.condition(fmt.Sprintf("%s.when[%d]", p, j), &r.When[j])
@@ -132,7 +175,7 @@ func (c *checker) source(p string, s *Source) {
 	c.ipBlocks(p+".notRemoteIpBlocks", s.NotRemoteIPBlocks)
 }
 
-func (c *checker) operation(p string, o *Operation) {
+func (c *checker) operation(p string, o *Operation, action string) {
 	all := [][]string{o.Hosts, o.NotHosts, o.Ports, o.NotPorts, o.Methods, o.NotMethods, o.Paths, o.NotPaths}
 	if countSet(all) == 0 {
 		c.errf(p, "operation must not be empty: set at least one field or remove the to entry")
@@ -140,12 +183,45 @@ func (c *checker) operation(p string, o *Operation) {
 	}
 	c.wildcards(p+".hosts", o.Hosts)
 	c.wildcards(p+".notHosts", o.NotHosts)
+	if action == ActionDeny {
+		c.hostsWithoutPort(p+".hosts", o.Hosts)
+	}
+	if action == "" || action == ActionAllow || action == ActionDeny {
+		c.hostsWithoutPort(p+".notHosts", o.NotHosts)
+	}
 	c.ports(p+".ports", o.Ports)
 	c.ports(p+".notPorts", o.NotPorts)
 	c.nonEmpty(p+".methods", o.Methods, "method")
 	c.nonEmpty(p+".notMethods", o.NotMethods, "method")
 	c.wildcards(p+".paths", o.Paths)
 	c.wildcards(p+".notPaths", o.NotPaths)
+}
+
+// hostsWithoutPort warns about hosts without a port in a DENY policy's
+// hosts or in notHosts, where a miss opens access: hosts match the whole
+// :authority, which carries the port whenever it is not the scheme's
+// default (always behind --port-offset), so "a.com" misses "a.com:8080".
+// Istio gives the same advice: list "a.com:*" too. A suffix value
+// "*.a.com" cannot take ":*", so it needs "*.a.com:PORT" per port.
+func (c *checker) hostsWithoutPort(path string, values []string) {
+	withPort := func(v string) bool { // some value is v plus a port
+		for _, o := range values {
+			if len(o) > len(v)+1 && strings.EqualFold(o[:len(v)+1], v+":") {
+				return true
+			}
+		}
+		return false
+	}
+	for i, v := range values {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case v == "" || strings.HasSuffix(v, "*") || strings.Contains(v, ":") || withPort(v):
+		case strings.HasPrefix(v, "*"):
+			c.warnf(p, "%q does not match %q: the :authority carries the port unless it is the default; also list %q for each port clients use", v, "x"+v[1:]+":8080", v+":PORT")
+		default:
+			c.warnf(p, "%q does not match %q: the :authority carries the port unless it is the default; also list %q", v, v+":8080", v+":*")
+		}
+	}
 }
 
 func countSet(lists [][]string) int {
@@ -209,6 +285,7 @@ var (
 // can ever match at a plaintext ingress.
 var plainKeys = map[string]bool{
 	"remote.ip":              true,
+	"destination.ip":         true,
 	"source.ip":              true,
 	"request.auth.principal": true,
 	"request.auth.audiences": true,
@@ -219,7 +296,7 @@ var plainKeys = map[string]bool{
 	"source.namespace":       false,
 }
 
-const validKeys = "request.headers[NAME], remote.ip, source.ip, request.auth.principal, " +
+const validKeys = "request.headers[NAME], remote.ip, source.ip, destination.ip, request.auth.principal, " +
 	"request.auth.audiences, request.auth.presenter, request.auth.claims[NAME]..., " +
 	"destination.port, connection.sni, source.principal, source.namespace"
 
@@ -241,7 +318,7 @@ func (c *checker) condition(p string, w *Condition) {
 		values []string
 	}{{"values", w.Values}, {"notValues", w.NotValues}} {
 		switch w.Key {
-		case "remote.ip", "source.ip":
+		case "remote.ip", "source.ip", "destination.ip":
 			c.ipBlocks(p+"."+f.name, f.values)
 		case "destination.port":
 			c.ports(p+"."+f.name, f.values)
@@ -249,4 +326,58 @@ func (c *checker) condition(p string, w *Condition) {
 			c.nonEmpty(p+"."+f.name, f.values, "value")
 		}
 	}
+}
+
+// noTokenWarnings warns, when the tree has no RequestAuthentication at
+// all, about every requestPrincipals, notRequestPrincipals and
+// request.auth.* condition: without a jwt_authn provider no request
+// carries a verified token, so such a field never matches (its not-form
+// always matches): an ALLOW rule that needs a token refuses (401) even a
+// request with a valid token, a DENY rule that needs one never fires.
+func noTokenWarnings(docs []*document) ErrorList {
+	for _, d := range docs {
+		if _, ok := d.obj.(*RequestAuthentication); ok {
+			return nil
+		}
+	}
+	const why = "no RequestAuthentication in the tree: requests can never carry a verified token, so"
+	var warns ErrorList
+	for _, d := range docs {
+		ap, ok := d.obj.(*AuthorizationPolicy)
+		if !ok {
+			continue
+		}
+		var effect string
+		switch ap.Spec.Action {
+		case "", ActionAllow:
+			effect = ": requests only this rule allows are refused, even with a valid token"
+		case ActionDeny:
+			effect = ": this DENY rule never fires"
+		}
+		c := &checker{d: d}
+		for i, r := range ap.Spec.Rules {
+			for j, f := range r.From {
+				p := fmt.Sprintf("spec.rules[%d].from[%d].source", i, j)
+				if len(f.Source.RequestPrincipals) > 0 {
+					c.warnf(p+".requestPrincipals", "%s requestPrincipals never match%s", why, effect)
+				}
+				if len(f.Source.NotRequestPrincipals) > 0 {
+					c.warnf(p+".notRequestPrincipals", "%s notRequestPrincipals always match", why)
+				}
+			}
+			for j, w := range r.When {
+				if !strings.HasPrefix(w.Key, "request.auth.") {
+					continue
+				}
+				p := fmt.Sprintf("spec.rules[%d].when[%d].key", i, j)
+				if len(w.Values) > 0 {
+					c.warnf(p, "%s %s never matches%s", why, w.Key, effect)
+				} else {
+					c.warnf(p, "%s %s notValues always match", why, w.Key)
+				}
+			}
+		}
+		warns = append(warns, c.warns...)
+	}
+	return warns
 }

@@ -50,12 +50,54 @@ func TestValidateRequestAuthentication(t *testing.T) {
 			[]string{`f.yaml:8:14: spec.jwtRules[0].jwksUri: "ftp://example.com/jwks" is not an http(s) URL`}},
 		{"bad timeout", map[string]string{"f.yaml": jwtRule("", "timeout: 5 seconds")},
 			[]string{`f.yaml:8:14: spec.jwtRules[0].timeout: "5 seconds" is not a positive duration`}},
-		{"duplicate issuer", map[string]string{"f.yaml": jwtRule("", "fromParams: ['']") + "  - issuer: testing@asm.test.io\n"},
+		{"empty parameter name", map[string]string{"f.yaml": jwtRule("", "fromParams: ['']")},
+			[]string{`f.yaml:8:18: spec.jwtRules[0].fromParams[0]: parameter name must not be empty`}},
+		{"header names", map[string]string{"f.yaml": jwtRule("",
+			`fromHeaders: [{name: "x bad"}, {name: ""}, {name: ":authority"}, {name: Host}]`,
+			`outputPayloadToHeader: "x-payload\u00e9"`,
+			`outputClaimToHeaders: [{header: "x bad", claim: sub}, {header: Transfer-Encoding, claim: sub}, {header: content-length, claim: sub}, {header: ":path", claim: sub}, {header: te, claim: sub}, {header: "", claim: sub}]`)},
 			[]string{
-				`f.yaml:8:18: spec.jwtRules[0].fromParams[0]: parameter name must not be empty`,
-				`f.yaml:9:13: spec.jwtRules[1].issuer: issuer "testing@asm.test.io" is already configured by jwtRules[0]`,
+				`f.yaml:8:26: spec.jwtRules[0].fromHeaders[0].name: "x bad" is not a valid HTTP header name`,
+				`f.yaml:8:43: spec.jwtRules[0].fromHeaders[1].name: header name must not be empty`,
+				`f.yaml:8:55: spec.jwtRules[0].fromHeaders[2].name: ":authority" is a pseudo-header`,
+				`f.yaml:8:77: spec.jwtRules[0].fromHeaders[3].name: "Host" is reserved: Envoy keeps the host as :authority`,
+				`f.yaml:9:28: spec.jwtRules[0].outputPayloadToHeader: "x-payloadé" is not a valid HTTP header name`,
+				`f.yaml:10:37: spec.jwtRules[0].outputClaimToHeaders[0].header: "x bad" is not a valid HTTP header name`,
+				`f.yaml:10:68: spec.jwtRules[0].outputClaimToHeaders[1].header: "Transfer-Encoding" is reserved: it frames the request body`,
+				`f.yaml:10:109: spec.jwtRules[0].outputClaimToHeaders[2].header: "content-length" is reserved: it frames the request body`,
+				`f.yaml:10:147: spec.jwtRules[0].outputClaimToHeaders[3].header: ":path" is a pseudo-header`,
+				`f.yaml:10:178: spec.jwtRules[0].outputClaimToHeaders[4].header: "te" is reserved: it is a hop-by-hop header`,
+				`f.yaml:10:204: spec.jwtRules[0].outputClaimToHeaders[5].header: header name must not be empty`,
 			}},
 	})
+}
+
+// TestValidateHeaderNamesAccepted loads the header names Istio's strict
+// check accepts and the other RFC 7230 token characters.
+func TestValidateHeaderNamesAccepted(t *testing.T) {
+	set := mustLoad(t, writeTree(t, map[string]string{"f.yaml": jwtRule(guideJWKS,
+		`fromHeaders: [{name: X-Jwt-Assertion, prefix: "Bearer "}, {name: "x.token~1"}]`,
+		`outputPayloadToHeader: X-JWT-Payload`,
+		`outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}, {header: "x_jwt_role", claim: role}, {header: "x!#$%&'*+^`+"`"+`|", claim: a}]`)}))
+	if len(set.RequestAuthentications) != 1 || len(set.Warnings) != 0 {
+		t.Fatalf("got %d RequestAuthentications, warnings %q", len(set.RequestAuthentications), set.Warnings)
+	}
+}
+
+// TestDuplicateIssuerAllowed: like istiod, two rules may name one issuer,
+// in one document or in two; each stays its own rule.
+func TestDuplicateIssuerAllowed(t *testing.T) {
+	doc := jwtRule(guideJWKS, "fromHeaders: [{name: x-api-token}]") +
+		"  - issuer: testing@asm.test.io\n    jwks: '" + guideJWKS + "'\n    outputClaimToHeaders: [{header: x-jwt-role, claim: role}]\n"
+	other := strings.Replace(jwtRule(guideJWKS), "name: ra", "name: ra2", 1)
+	set := mustLoad(t, writeTree(t, map[string]string{"a.yaml": doc, "b.yaml": other}))
+	if len(set.RequestAuthentications) != 2 {
+		t.Fatalf("got %d RequestAuthentications, want 2", len(set.RequestAuthentications))
+	}
+	rules := set.RequestAuthentications[0].Spec.JWTRules
+	if len(rules) != 2 || rules[0].FromHeaders[0].Name != "x-api-token" || rules[1].OutputClaimToHeaders[0].Header != "x-jwt-role" {
+		t.Fatalf("rules = %+v", rules)
+	}
 }
 
 func TestValidateNetworking(t *testing.T) {
@@ -90,23 +132,57 @@ func TestValidateNetworking(t *testing.T) {
     - destination: {host: ""}
       weight: 60
     - destination: {host: b, port: {number: 80}}
-      weight: 30
+      weight: -30
   - route:
     - destination: {host: c, port: {number: 80}}
-      weight: 150
+    - destination: {host: d, port: {number: 80}}
+      weight: 0
   - match:
     - method: {}
+  - route:
+    - {destination: {host: e, port: {number: 80}}, weight: 2147483647}
+    - {destination: {host: f, port: {number: 80}}, weight: 2147483647}
+    - {destination: {host: g, port: {number: 80}}, weight: 2}
 `}, []string{
 			`f.yaml:6:10: spec.hosts: a VirtualService needs at least one host`,
 			`f.yaml:7:14: spec.gateways[0]: "a/b/c" is not a gateway reference`,
 			`f.yaml:10:12: spec.http[0].match[0].uri: set exactly one of exact, prefix or regex (found 2)`,
 			`f.yaml:12:25: spec.http[0].match[0].headers.x-user.regex: invalid regular expression (RE2)`,
-			`f.yaml:14:5: spec.http[0].route: weights of 2 destinations sum to 90, they must sum to 100`,
 			`f.yaml:14:20: spec.http[0].route[0].destination: destination port is required: jwtgate has no service registry`,
 			`f.yaml:14:27: spec.http[0].route[0].destination.host: destination host must not be empty`,
-			`f.yaml:20:15: spec.http[1].route[0].weight: weight 150 is out of range 0-100`,
-			`f.yaml:21:5: spec.http[2].route: an http rule needs at least one route destination`,
-			`f.yaml:22:15: spec.http[2].match[0].method: set exactly one of exact, prefix or regex (found 0)`,
+			`f.yaml:17:15: spec.http[0].route[1].weight: weight -30 must not be negative`,
+			`f.yaml:19:5: spec.http[1].route: the weights of 2 destinations sum to 0: give at least one a positive weight`,
+			`f.yaml:22:5: spec.http[2].route: an http rule needs at least one route destination`,
+			`f.yaml:23:15: spec.http[2].match[0].method: set exactly one of exact, prefix or regex (found 0)`,
+			`f.yaml:25:5: spec.http[3].route: the weights sum to 4294967296, more than Envoy accepts (4294967295)`,
+		}},
+		{"gateway server hosts", map[string]string{"f.yaml": gwHead + `spec:
+  servers:
+  - port: {number: 80, protocol: HTTP}
+    hosts:
+    - a.example.com/
+    - /a.example.com
+    - Bad_NS/a.example.com
+    - ./a.*.example.com
+    - "*/foo*.example.com"
+    - ns/localhost
+    - a..example.com
+    - 1.2.3
+    - "*."
+    - a/b/c.example.com
+    - ns/-a.example.com
+`}, []string{
+			`f.yaml:9:7: spec.servers[0].hosts[0]: "a.example.com/": namespace and host around '/' must not be empty`,
+			`f.yaml:10:7: spec.servers[0].hosts[1]: "/a.example.com": namespace and host around '/' must not be empty`,
+			`f.yaml:11:7: spec.servers[0].hosts[2]: "Bad_NS/a.example.com": "Bad_NS" is not a namespace`,
+			`f.yaml:12:7: spec.servers[0].hosts[3]: "./a.*.example.com": partial wildcard`,
+			`f.yaml:13:7: spec.servers[0].hosts[4]: "*/foo*.example.com": partial wildcard`,
+			`f.yaml:14:7: spec.servers[0].hosts[5]: "ns/localhost": short names are not allowed`,
+			`f.yaml:15:7: spec.servers[0].hosts[6]: "a..example.com": "" is not a valid DNS label`,
+			`f.yaml:16:7: spec.servers[0].hosts[7]: "1.2.3": top-level domain "3" must not be all digits`,
+			`f.yaml:17:7: spec.servers[0].hosts[8]: "*.": "" is not a valid DNS label`,
+			`f.yaml:18:7: spec.servers[0].hosts[9]: "a/b/c.example.com": "b/c" is not a valid DNS label`,
+			`f.yaml:19:7: spec.servers[0].hosts[10]: "ns/-a.example.com": "-a" is not a valid DNS label`,
 		}},
 		{"bad names", map[string]string{"f.yaml": "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: My_GW\n  namespace: a.b\nspec:\n  servers:\n  - port: {number: 80, protocol: HTTP}\n    hosts: ['*']\n"},
 			[]string{
@@ -141,7 +217,7 @@ spec:
     when:
     - key: request.auth.claims[groups]
     - key: destination.ip
-      values: [a]
+      values: [a, 10.0.0.1, 10.0.0.0/8]
     - key: remote.ip
       values: [nope]
     - key: destination.port
@@ -161,12 +237,82 @@ spec:
 			`f.yaml:13:79: spec.rules[0].to[1].operation.paths[4]: value must not be empty`,
 			`f.yaml:13:94: spec.rules[0].to[1].operation.methods[0]: method must not be empty`,
 			`f.yaml:15:7: spec.rules[0].when[0]: a condition needs values or notValues`,
-			`f.yaml:16:12: spec.rules[0].when[1].key: unsupported key "destination.ip"; valid keys: request.headers[NAME]`,
+			`f.yaml:17:16: spec.rules[0].when[1].values[0]: "a" is not an IP address or CIDR block`,
 			`f.yaml:19:16: spec.rules[0].when[2].values[0]: "nope" is not an IP address or CIDR block`,
 			`f.yaml:21:19: spec.rules[0].when[3].notValues[0]: "99999" is not a port number`,
 			`f.yaml:22:12: spec.rules[0].when[4].key: unsupported key "request.headers[]"`,
 		}},
 	})
+}
+
+// TestValidateAcceptsIstioForms loads forms that istiod accepts and that
+// jwtgate used to reject or never checked.
+func TestValidateAcceptsIstioForms(t *testing.T) {
+	files := map[string]string{
+		"gw.yaml": gwHead + `  namespace: istio-system
+spec:
+  servers:
+  - port: {number: 80, protocol: HTTP}
+    hosts: ["*", "*/*", "./*", "*.example.com", "./admin.example.com", "default/api.example.com",
+      "*/www.example.com", "ns-1/*.example.org", "Mixed.Example.COM", "trailing.dot.example.com.", "10.0.0.1", "::1"]
+`,
+		// Weights are relative: 550+500, 49+50, a zero beside a positive
+		// one, and a lone destination with weight 0 are all valid.
+		"vs.yaml": vsHead + `spec:
+  hosts: ["*"]
+  http:
+  - route:
+    - {destination: {host: a, port: {number: 80}}, weight: 550}
+    - {destination: {host: b, port: {number: 80}}, weight: 500}
+  - route:
+    - {destination: {host: a, port: {number: 80}}, weight: 49}
+    - {destination: {host: b, port: {number: 80}}, weight: 50}
+  - route:
+    - {destination: {host: a, port: {number: 80}}, weight: 0}
+    - {destination: {host: b, port: {number: 80}}, weight: 1}
+  - route:
+    - {destination: {host: a, port: {number: 80}}, weight: 0}
+`,
+		"ap.yaml": apHead + `  annotations: {istio.io/dry-run: "1"}
+spec:
+  rules:
+  - when:
+    - key: destination.ip
+      values: [10.0.0.0/8]
+      notValues: ["::1"]
+`,
+	}
+	set := mustLoad(t, writeTree(t, files))
+	if len(set.Gateways) != 1 || len(set.VirtualServices) != 1 || len(set.AuthorizationPolicies) != 1 {
+		t.Fatalf("counts = %d/%d/%d", len(set.Gateways), len(set.VirtualServices), len(set.AuthorizationPolicies))
+	}
+	if !set.AuthorizationPolicies[0].DryRun() {
+		t.Errorf("istio.io/dry-run: \"1\" is not dry-run")
+	}
+	if len(set.Warnings) != 0 {
+		t.Errorf("warnings = %q", set.Warnings)
+	}
+}
+
+func TestDryRun(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		set   bool
+		want  bool
+	}{
+		{"", false, false},
+		{"true", true, true}, {"True", true, true}, {"TRUE", true, true}, {"1", true, true}, {"t", true, true}, {"T", true, true},
+		{"false", true, false}, {"0", true, false}, {"f", true, false}, {"F", true, false}, {"FALSE", true, false},
+		{"yes", true, false}, {"tRuE", true, false}, {"", true, false},
+	} {
+		p := &AuthorizationPolicy{}
+		if tc.set {
+			p.Metadata.Annotations = map[string]string{AnnotationDryRun: tc.value}
+		}
+		if got := p.DryRun(); got != tc.want {
+			t.Errorf("DryRun() with annotation %q (set %v) = %v, want %v", tc.value, tc.set, got, tc.want)
+		}
+	}
 }
 
 func TestValidateWarnings(t *testing.T) {
@@ -201,4 +347,100 @@ func TestDuplicateAcrossFiles(t *testing.T) {
 		!strings.HasSuffix(got[0], "/a.yaml:1") {
 		t.Fatalf("got %q", got)
 	}
+}
+
+// wantWarnings checks that set has exactly the warnings in want, in order,
+// each given as a substring ("/file:line: field: message prefix").
+func wantWarnings(t *testing.T, set *Set, want []string) {
+	t.Helper()
+	if len(set.Warnings) != len(want) {
+		t.Fatalf("got %d warnings, want %d:\n%s", len(set.Warnings), len(want), strings.Join(set.Warnings, "\n"))
+	}
+	for i, w := range want {
+		if !strings.Contains(set.Warnings[i], w) {
+			t.Errorf("warning %d:\n got %s\nwant it to contain %s", i, set.Warnings[i], w)
+		}
+	}
+}
+
+func TestValidateWarningsHostsHeadersRegex(t *testing.T) {
+	set := mustLoad(t, writeTree(t, map[string]string{
+		"deny.yaml": apHead + `spec:
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        hosts: [a.com, b.com, "B.com:*", "*.c.com", "d.com:8080", "e.com*", "*.f.com", "*.f.com:8080", "*"]
+        notHosts: [g.com]
+`,
+		"allow.yaml": strings.Replace(apHead, "name: ap", "name: allow", 1) + `spec:
+  rules:
+  - to:
+    - operation: {hosts: [h.com], notHosts: [i.com, "j.com:*"]}
+`,
+		"audit.yaml": strings.Replace(apHead, "name: ap", "name: audit", 1) + `spec:
+  action: AUDIT
+  rules:
+  - to:
+    - operation: {hosts: [k.com], notHosts: [l.com]}
+`,
+		"ra.yaml": jwtRule(guideJWKS, "fromHeaders: [{name: x_token}, {name: x-token}]"),
+		"vs.yaml": vsHead + `spec:
+  hosts: ["*"]
+  http:
+  - match:
+    - uri: {regex: "/Admin/.*"}
+      ignoreUriCase: true
+    - uri: {prefix: /admin}
+      ignoreUriCase: true
+    - uri: {regex: "(?i)/admin/.*"}
+    route:
+    - destination: {host: a, port: {number: 80}}
+`,
+	}))
+	wantWarnings(t, set, []string{
+		`/allow.yaml:8: spec.rules[0].to[0].operation.notHosts[0]: "i.com" does not match "i.com:8080"`,
+		`/deny.yaml:10: spec.rules[0].to[0].operation.hosts[0]: "a.com" does not match "a.com:8080": the :authority carries the port unless it is the default; also list "a.com:*"`,
+		`/deny.yaml:10: spec.rules[0].to[0].operation.hosts[3]: "*.c.com" does not match "x.c.com:8080": the :authority carries the port unless it is the default; also list "*.c.com:PORT" for each port clients use`,
+		`/deny.yaml:11: spec.rules[0].to[0].operation.notHosts[0]: "g.com" does not match "g.com:8080"`,
+		`/ra.yaml:9: spec.jwtRules[0].fromHeaders[0].name: "x_token" contains '_': the listener rejects requests with such header names (400`,
+		`/vs.yaml:10: spec.http[0].match[0].ignoreUriCase: has no effect on a uri regex (Envoy ignores case_sensitive for regex routes); write the regex case-insensitively with (?i)`,
+	})
+}
+
+func TestValidateWarningsNoRequestAuthentication(t *testing.T) {
+	files := map[string]string{
+		"allow.yaml": apHead + `spec:
+  rules:
+  - from:
+    - source: {requestPrincipals: ["*"]}
+    - source: {notRequestPrincipals: ["a/b"], ipBlocks: [10.0.0.0/8]}
+    when:
+    - key: request.auth.claims[groups]
+      values: [admin]
+    - key: request.auth.audiences
+      notValues: [x]
+    - key: request.headers[x-a]
+      values: [b]
+`,
+		"deny.yaml": strings.Replace(apHead, "name: ap", "name: deny", 1) + `spec:
+  action: DENY
+  rules:
+  - from:
+    - source: {requestPrincipals: ["a/b"]}
+`,
+	}
+	set := mustLoad(t, writeTree(t, files))
+	const why = "no RequestAuthentication in the tree: requests can never carry a verified token, so "
+	wantWarnings(t, set, []string{
+		"/allow.yaml:8: spec.rules[0].from[0].source.requestPrincipals: " + why + "requestPrincipals never match: requests only this rule allows are refused, even with a valid token",
+		"/allow.yaml:9: spec.rules[0].from[1].source.notRequestPrincipals: " + why + "notRequestPrincipals always match",
+		"/allow.yaml:11: spec.rules[0].when[0].key: " + why + "request.auth.claims[groups] never matches: requests only this rule allows are refused",
+		"/allow.yaml:13: spec.rules[0].when[1].key: " + why + "request.auth.audiences notValues always match",
+		"/deny.yaml:9: spec.rules[0].from[0].source.requestPrincipals: " + why + "requestPrincipals never match: this DENY rule never fires",
+	})
+
+	// A RequestAuthentication anywhere in the tree silences them.
+	files["ra.yaml"] = jwtRule(guideJWKS)
+	wantWarnings(t, mustLoad(t, writeTree(t, files)), nil)
 }
