@@ -23,9 +23,10 @@ var (
 // Supported keys: request.headers[name], source.ip, remote.ip,
 // request.auth.principal, request.auth.audiences (claim aud),
 // request.auth.presenter (claim azp), request.auth.claims[a][b] (nested
-// claim a.b; a string or any element of a list), destination.ip,
-// destination.port, connection.sni. source.principal and source.namespace
-// need an mTLS peer and never match at a plaintext ingress.
+// claim a.b), destination.ip, destination.port, connection.sni. Audiences,
+// presenter and claims match a string value or any element of a list, like
+// istiod. source.principal and source.namespace need an mTLS peer and never
+// match at a plaintext ingress.
 func condition(c policies.Condition) (*rbacv3.Permission, *rbacv3.Principal, error) {
 	if perm, ok, err := permCondition(c); ok || err != nil {
 		return perm, nil, err
@@ -66,9 +67,7 @@ func principalFor(key string) (func(string) (*rbacv3.Principal, error), error) {
 	case "request.auth.audiences":
 		return func(v string) (*rbacv3.Principal, error) { return claimPrincipal([]string{"aud"}, v), nil }, nil
 	case "request.auth.presenter":
-		return func(v string) (*rbacv3.Principal, error) {
-			return payloadMatcher([]string{"azp"}, stringValue(istioString(v, false))), nil
-		}, nil
+		return func(v string) (*rbacv3.Principal, error) { return claimPrincipal([]string{"azp"}, v), nil }, nil
 	case "source.principal", "source.namespace":
 		return func(string) (*rbacv3.Principal, error) { return neverID(), nil }, nil
 	}

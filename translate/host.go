@@ -2,14 +2,26 @@ package translate
 
 import "strings"
 
-// serverHost strips the namespace part of a Gateway server host
-// ("ns/host", "./host", "*/host"); the namespace restriction is not
-// honoured yet.
-func serverHost(h string) string {
-	if _, host, ok := strings.Cut(h, "/"); ok {
-		return host
+// serverHost splits a Gateway server host into the namespace part and the
+// host, as istiod reads it: "ns/host" admits only VirtualServices in
+// namespace ns, "./host" only those in the Gateway's own namespace
+// (gwNamespace), "*/host" and a bare "host" VirtualServices in any
+// namespace.
+func serverHost(h, gwNamespace string) (ns, host string) {
+	ns, host, ok := strings.Cut(h, "/")
+	switch {
+	case !ok:
+		return "*", h
+	case ns == ".":
+		return gwNamespace, host
 	}
-	return h
+	return ns, host
+}
+
+// admitsNamespace reports whether the namespace part ns of a server host
+// (see serverHost) lets a VirtualService in namespace vsNamespace bind it.
+func admitsNamespace(ns, vsNamespace string) bool {
+	return ns == "*" || ns == vsNamespace
 }
 
 // intersectHost returns the host that both a VirtualService host and a
@@ -42,11 +54,11 @@ func covers(p, h string) bool {
 	return h != "*" && len(h) > len(suffix) && strings.HasSuffix(h, suffix)
 }
 
-// domains are the Envoy virtual host domains for a host: "*" stays alone,
-// any other host also matches with an explicit port.
+// domains are the Envoy virtual host domains for a host: the host alone.
+// The route configuration sets ignore_port_in_host_matching (like istiod's
+// gateway routes), so "a.com" and "*.a.com" also match a Host header with
+// any port ("a.com:8080", "b.a.com:8080"); a "host:*" domain would not do
+// that for a wildcard host.
 func domains(host string) []string {
-	if host == "*" {
-		return []string{"*"}
-	}
-	return []string{host, host + ":*"}
+	return []string{host}
 }

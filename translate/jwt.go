@@ -23,39 +23,36 @@ const (
 // defaultSpaceDelimitedClaims are split into lists in the metadata payload.
 var defaultSpaceDelimitedClaims = []string{"scope", "permission"}
 
-// appliedJWTRules returns one JWT rule per distinct issuer over every
-// RequestAuthentication that applies to id, sorted by issuer. When several
-// rules name the same issuer, the first in (namespace, name, rule) order
-// wins.
+// appliedJWTRules returns every JWT rule of every RequestAuthentication
+// that applies to id, each as its own provider, like istiod: rules naming
+// the same issuer are all kept (each has its own token locations, audiences
+// and outputs; dropping one would silently accept tokens in its locations
+// unverified and let clients spoof its output headers). The list is sorted
+// by issuer; rules with the same issuer keep (namespace, name, rule index)
+// order, so provider names are stable.
 func appliedJWTRules(set *policies.Set, id policies.Identity, root string) []policies.JWTRule {
-	byIssuer := map[string]policies.JWTRule{}
+	var out []policies.JWTRule
 	for _, ra := range sortedByMeta(set.RequestAuthentications, func(r *policies.RequestAuthentication) policies.ObjectMeta { return r.Metadata }) {
 		if !policyApplies(ra.Metadata.Namespace, ra.Spec.Selector, id, root) {
 			continue
 		}
-		for _, r := range ra.Spec.JWTRules {
-			if _, ok := byIssuer[r.Issuer]; !ok {
-				byIssuer[r.Issuer] = r
-			}
-		}
+		out = append(out, ra.Spec.JWTRules...)
 	}
-	out := make([]policies.JWTRule, 0, len(byIssuer))
-	for _, iss := range sortedKeys(byIssuer) {
-		out = append(out, byIssuer[iss])
-	}
+	slices.SortStableFunc(out, func(a, b policies.JWTRule) int { return strings.Compare(a.Issuer, b.Issuer) })
 	return out
 }
 
 // providerName is the stable name of the provider at index i of the
-// issuer-sorted rule list.
+// sorted rule list (appliedJWTRules): "origins-<i>", as istiod names them.
 func providerName(i int) string {
 	return fmt.Sprintf("origins-%d", i)
 }
 
-// jwtAuthn builds the jwt_authn filter config for the issuer-sorted rules,
-// or nil when there are none. The requirement, like istiod's, lets a request
-// without a token through (authorization decides) and rejects a token that
-// no provider verifies with 401:
+// jwtAuthn builds the jwt_authn filter config for the sorted rules (one
+// provider per rule, see appliedJWTRules), or nil when there are none. The
+// requirement, like istiod's, lets a request without a token through
+// (authorization decides) and rejects a token that no provider verifies with
+// 401:
 //
 //	1 provider:  requires_any[P, allow_missing]
 //	N providers: requires_any[P1 .. PN, requires_all[any[P1, allow_missing] .. any[PN, allow_missing]]]

@@ -69,7 +69,11 @@ func TestJWTProvider(t *testing.T) {
 	}
 }
 
-func TestAppliedJWTRulesOnePerIssuer(t *testing.T) {
+// TestAppliedJWTRulesEveryRule: every rule of every applying
+// RequestAuthentication is kept, also when issuers repeat (across documents
+// or inside one), sorted by issuer, ties in (namespace, name, rule index)
+// order (review item 1: istiod keeps one provider per rule).
+func TestAppliedJWTRulesEveryRule(t *testing.T) {
 	ra := func(ns, name string, sel map[string]string, rules ...policies.JWTRule) *policies.RequestAuthentication {
 		r := &policies.RequestAuthentication{Metadata: meta(ns, name), Spec: policies.RequestAuthenticationSpec{JWTRules: rules}}
 		if sel != nil {
@@ -78,8 +82,8 @@ func TestAppliedJWTRulesOnePerIssuer(t *testing.T) {
 		return r
 	}
 	set := &policies.Set{RequestAuthentications: []*policies.RequestAuthentication{
-		ra("istio-system", "b", nil, policies.JWTRule{Issuer: "z", Jwks: "second"}),
-		ra("istio-system", "a", nil, policies.JWTRule{Issuer: "z", Jwks: "first"}, policies.JWTRule{Issuer: "m", Jwks: "m"}),
+		ra("istio-system", "b", nil, policies.JWTRule{Issuer: "z", Jwks: "b0"}),
+		ra("istio-system", "a", nil, policies.JWTRule{Issuer: "z", Jwks: "a0"}, policies.JWTRule{Issuer: "m", Jwks: "a1"}, policies.JWTRule{Issuer: "z", Jwks: "a2"}),
 		ra("istio-system", "c", map[string]string{"istio": "other"}, policies.JWTRule{Issuer: "ignored", Jwks: "x"}),
 		ra("default", "d", nil, policies.JWTRule{Issuer: "other-namespace", Jwks: "x"}),
 	}}
@@ -88,7 +92,43 @@ func TestAppliedJWTRulesOnePerIssuer(t *testing.T) {
 	for _, r := range rules {
 		got = append(got, r.Issuer+"="+r.Jwks)
 	}
-	if strings.Join(got, ",") != "m=m,z=first" {
-		t.Fatalf("rules = %v, want m=m,z=first", got)
+	if want := "m=a1,z=a0,z=a2,z=b0"; strings.Join(got, ",") != want {
+		t.Fatalf("rules = %v, want %s", got, want)
+	}
+}
+
+// TestJWTAuthnSameIssuerProviders: two rules with the same issuer become two
+// providers with their own token locations and outputs, and the requirement
+// tree rejects a token that fails either provider's location (the review's
+// garbage token in the second rule's x-api-token header).
+func TestJWTAuthnSameIssuerProviders(t *testing.T) {
+	rules := []policies.JWTRule{
+		{Issuer: "https://i", Jwks: "K"},
+		{Issuer: "https://i", Jwks: "K", FromHeaders: []policies.JWTHeader{{Name: "x-api-token"}},
+			OutputClaimToHeaders: []policies.ClaimToHeader{{Header: "x-jwt-role", Claim: "role"}}},
+	}
+	cfg, err := jwtAuthn(rules, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cfg.GetProviders()); n != 2 {
+		t.Fatalf("providers = %d, want 2", n)
+	}
+	second := cfg.GetProviders()["origins-1"]
+	if got := compact(t, second); !strings.Contains(got, `"fromHeaders":[{"name":"x-api-token"}]`) || !strings.Contains(got, `"claimToHeaders":[{"claimName":"role","headerName":"x-jwt-role"}]`) {
+		t.Errorf("origins-1 lost the second rule's locations/outputs: %s", got)
+	}
+	if cfg.GetProviders()["origins-0"].GetFromHeaders() != nil {
+		t.Errorf("origins-0 must keep the default locations")
+	}
+	want := `{"match":{"prefix":"/"},"requires":{"requiresAny":{"requirements":[{"providerName":"origins-0"},{"providerName":"origins-1"},` +
+		`{"requiresAll":{"requirements":[{"requiresAny":{"requirements":[{"providerName":"origins-0"},{"allowMissing":{}}]}},` +
+		`{"requiresAny":{"requirements":[{"providerName":"origins-1"},{"allowMissing":{}}]}}]}}]}}}`
+	if got := compact(t, cfg.GetRules()[0]); got != want {
+		t.Errorf("requirement:\n got  %s\n want %s", got, want)
+	}
+	// Both rules' output headers are stripped from client requests.
+	if got := strings.Join(jwtOutputHeaders(rules), ","); got != "x-jwt-role" {
+		t.Errorf("stripped headers = %s, want x-jwt-role", got)
 	}
 }

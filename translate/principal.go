@@ -110,63 +110,73 @@ func subMatch(sm *matcherv3.StringMatcher) *rbacv3.Principal {
 }
 
 // requestPrincipal matches Istio's request principal "<iss>/<sub>" against
-// the verified payload. The principal is split at its LAST "/" (issuers are
-// often URLs; a subject is assumed to contain no "/"):
+// the verified payload, following istiod >= 1.22 (requestPrincipalGenerator
+// in pilot/pkg/security/authz/model/generator.go): the value is split at its
+// LAST "/" (issuers are often URLs) and every form tests BOTH claims, iss
+// AND sub. "any" below means present and non-empty (regex ".+"):
 //
-//	"*"          iss present and non-empty
-//	"i/s"        iss == "i" and sub == "s" (no "/" at all: never matches)
-//	"x*"         the principal starts with x: iss starts with x, or, when
-//	             x contains "/", iss == x up to its last "/" and sub starts
-//	             with the rest ("i/*" means iss == "i" and any sub)
-//	"*x"         the principal ends with x: without "/" in x, sub ends with
-//	             x; with "/", iss ends with x up to its last "/" and sub ==
-//	             the rest
+//	"*"          iss any; sub is NOT tested (see below)
+//	"i/s"        iss == "i" and sub == "s"
+//	"v" (no "/") iss == "v" and sub == "" (an empty, present sub claim)
+//	"i/*"        iss == "i" and sub any
+//	"i/p*"       iss == "i" and sub starts with "p"
+//	"p*" (no /)  iss starts with "p" and sub any
+//	"*/s"        iss any and sub == "s"
+//	"*x/s"       iss ends with "x" and sub == "s"
+//	"*x" (no /)  iss any and sub ends with "x"
 //
-// A prefix/suffix test on sub requires the sub claim to be present.
+// So "i/*" requires iss to be exactly "i": a token of issuer "i/partners"
+// does not pass "i/*" (jwtgate before round 3 also accepted any iss
+// starting with "i/"). The one deliberate difference from istiod: "*" only
+// requires a non-empty iss, not a sub claim, because the managed-Istio
+// guide this project follows (seed) lets a token without sub through
+// requestPrincipals: ["*"]. Every verified JWT has an iss, so "*" means
+// "any valid token".
 func requestPrincipal(v string) (*rbacv3.Principal, error) {
+	if v == "*" {
+		return issMatch(nonEmptyString()), nil
+	}
+	iss, sub, found := v, "", false
+	if i := strings.LastIndex(v, "/"); i >= 0 {
+		iss, sub, found = v[:i], v[i+1:], true
+	}
+	var matchIss, matchSub *matcherv3.StringMatcher
 	switch {
-	case v == "*":
-		return issMatch(istioString("*", false)), nil
-	case strings.HasSuffix(v, "*"):
-		x := v[:len(v)-1]
-		prefixIss := issMatch(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: x}})
-		i := strings.LastIndex(x, "/")
-		if i < 0 {
-			return prefixIss, nil
-		}
-		split := andIDs([]*rbacv3.Principal{issMatch(exactString(x[:i])), subMatch(prefixOrAny(x[i+1:]))})
-		return orIDs([]*rbacv3.Principal{prefixIss, split}), nil
 	case strings.HasPrefix(v, "*"):
-		x := v[1:]
-		i := strings.LastIndex(x, "/")
-		if i < 0 {
-			return subMatch(&matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Suffix{Suffix: x}}), nil
+		switch {
+		case !found:
+			matchIss, matchSub = nonEmptyString(), suffixString(v[1:])
+		case iss == "*":
+			matchIss, matchSub = nonEmptyString(), exactString(sub)
+		default:
+			matchIss, matchSub = suffixString(iss[1:]), exactString(sub)
 		}
-		return andIDs([]*rbacv3.Principal{issMatch(suffixOrAny(x[:i])), subMatch(exactString(x[i+1:]))}), nil
+	case strings.HasSuffix(v, "*"):
+		switch {
+		case !found:
+			matchIss, matchSub = prefixString(v[:len(v)-1]), nonEmptyString()
+		case sub == "*":
+			matchIss, matchSub = exactString(iss), nonEmptyString()
+		default:
+			matchIss, matchSub = exactString(iss), prefixString(sub[:len(sub)-1])
+		}
+	default:
+		matchIss, matchSub = exactString(iss), exactString(sub)
 	}
-	i := strings.LastIndex(v, "/")
-	if i < 0 {
-		return neverID(), nil
-	}
-	return andIDs([]*rbacv3.Principal{issMatch(exactString(v[:i])), subMatch(exactString(v[i+1:]))}), nil
+	return andIDs([]*rbacv3.Principal{issMatch(matchIss), subMatch(matchSub)}), nil
 }
 
-// prefixOrAny is a prefix matcher, or "any value" (regex ".*") for "".
-func prefixOrAny(p string) *matcherv3.StringMatcher {
-	if p == "" {
-		return anyString()
-	}
+// nonEmptyString matches any non-empty value (regex ".+"), like Istio's "*".
+func nonEmptyString() *matcherv3.StringMatcher {
+	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: ".+"}}}
+}
+
+// prefixString is a prefix matcher.
+func prefixString(p string) *matcherv3.StringMatcher {
 	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Prefix{Prefix: p}}
 }
 
-// suffixOrAny is a suffix matcher, or "any value" for "".
-func suffixOrAny(s string) *matcherv3.StringMatcher {
-	if s == "" {
-		return anyString()
-	}
+// suffixString is a suffix matcher.
+func suffixString(s string) *matcherv3.StringMatcher {
 	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Suffix{Suffix: s}}
-}
-
-func anyString() *matcherv3.StringMatcher {
-	return &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_SafeRegex{SafeRegex: &matcherv3.RegexMatcher{Regex: ".*"}}}
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
@@ -35,9 +36,17 @@ func policyAction(p *policies.AuthorizationPolicy) string {
 	return strings.ToUpper(p.Spec.Action)
 }
 
-// isDryRun reports whether p carries istio.io/dry-run: "true".
+// isDryRun reports whether p's istio.io/dry-run annotation is true as
+// strconv.ParseBool reads it ("1", "t", "T", "true", "TRUE", "True"), like
+// istiod's isDryRun and exactly as the policies package validates it (an
+// unparsable value never gets here; it would count as not dry-run).
 func isDryRun(p *policies.AuthorizationPolicy) bool {
-	return strings.EqualFold(p.Metadata.Annotations[policies.AnnotationDryRun], "true")
+	v, ok := p.Metadata.Annotations[policies.AnnotationDryRun]
+	if !ok {
+		return false
+	}
+	dry, err := strconv.ParseBool(v)
+	return err == nil && dry
 }
 
 // rbacPolicyName is the Istio-style name of rule i of policy p.

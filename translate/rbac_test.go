@@ -16,17 +16,18 @@ func mdJSON(key, match string) string {
 
 func TestRequestPrincipal(t *testing.T) {
 	and := func(a, b string) string { return `{"andIds":{"ids":[` + a + `,` + b + `]}}` }
-	or := func(a, b string) string { return `{"orIds":{"ids":[` + a + `,` + b + `]}}` }
+	anyV := `{"safeRegex":{"regex":".+"}}`
 	tests := []struct{ in, want string }{
-		{"*", mdJSON("iss", `{"safeRegex":{"regex":".+"}}`)},
+		// "*" deliberately tests iss only (the seed's token has no sub).
+		{"*", mdJSON("iss", anyV)},
 		{"testing@asm.test.io/demo@asm.test.io", and(mdJSON("iss", `{"exact":"testing@asm.test.io"}`), mdJSON("sub", `{"exact":"demo@asm.test.io"}`))},
 		{"https://a.com/x/sub", and(mdJSON("iss", `{"exact":"https://a.com/x"}`), mdJSON("sub", `{"exact":"sub"}`))},
-		{"noslash", `{"notId":{"any":true}}`},
-		{"https://a.com/*", or(mdJSON("iss", `{"prefix":"https://a.com/"}`), and(mdJSON("iss", `{"exact":"https://a.com"}`), mdJSON("sub", `{"safeRegex":{"regex":".*"}}`)))},
-		{"https://a.com/u*", or(mdJSON("iss", `{"prefix":"https://a.com/u"}`), and(mdJSON("iss", `{"exact":"https://a.com"}`), mdJSON("sub", `{"prefix":"u"}`)))},
-		{"iss*", mdJSON("iss", `{"prefix":"iss"}`)},
-		{"*@x.io", mdJSON("sub", `{"suffix":"@x.io"}`)},
-		{"*/demo", and(mdJSON("iss", `{"safeRegex":{"regex":".*"}}`), mdJSON("sub", `{"exact":"demo"}`))},
+		{"noslash", and(mdJSON("iss", `{"exact":"noslash"}`), mdJSON("sub", `{"exact":""}`))},
+		{"https://a.com/*", and(mdJSON("iss", `{"exact":"https://a.com"}`), mdJSON("sub", anyV))},
+		{"https://a.com/u*", and(mdJSON("iss", `{"exact":"https://a.com"}`), mdJSON("sub", `{"prefix":"u"}`))},
+		{"iss*", and(mdJSON("iss", `{"prefix":"iss"}`), mdJSON("sub", anyV))},
+		{"*@x.io", and(mdJSON("iss", anyV), mdJSON("sub", `{"suffix":"@x.io"}`))},
+		{"*/demo", and(mdJSON("iss", anyV), mdJSON("sub", `{"exact":"demo"}`))},
 		{"*.com/demo", and(mdJSON("iss", `{"suffix":".com"}`), mdJSON("sub", `{"exact":"demo"}`))},
 	}
 	for _, tt := range tests {
@@ -36,6 +37,64 @@ func TestRequestPrincipal(t *testing.T) {
 		}
 		if got := compact(t, p); got != tt.want {
 			t.Errorf("%q:\n got  %s\n want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestRequestPrincipalBehaviour evaluates the generated principals against
+// payloads the way Envoy does, for istiod >= 1.22's semantics (every form
+// tests iss AND sub) and jwtgate's one exception ("*" tests iss only).
+func TestRequestPrincipalBehaviour(t *testing.T) {
+	tok := func(iss, sub string) map[string]any {
+		p := map[string]any{}
+		if iss != "" {
+			p["iss"] = iss
+		}
+		if sub != "" {
+			p["sub"] = sub
+		}
+		return p
+	}
+	const login = "https://login.example.com"
+	tests := []struct {
+		principal string
+		payload   map[string]any
+		want      bool
+	}{
+		{"*", tok("testing@asm.test.io", ""), true}, // the seed's token without sub
+		{"*", tok("i", "s"), true},
+		{"*", nil, false},
+		{login + "/*", tok(login, "alice"), true},
+		{login + "/*", tok(login+"/partners", "alice"), false}, // review item 4: Istio 403
+		{login + "/*", tok(login, ""), false},                  // sub required
+		{login + "/*", tok(login+"x", "alice"), false},
+		{login + "/a*", tok(login, "alice"), true},
+		{login + "/a*", tok(login, "bob"), false},
+		{login + "/a*", tok(login+"/a", "x"), false},
+		{"testing@*", tok("testing@asm.test.io", "alice"), true},
+		{"testing@*", tok("testing@asm.test.io", ""), false},
+		// split at the last "/" like istiod: iss "https:/", sub prefix "login"
+		{"https://login*", tok(login, "alice"), false},
+		{"https://login*", tok("https:/", "login-1"), true},
+		{"*@x.io", tok("any", "bob@x.io"), true},
+		{"*@x.io", tok("any", "bob@y.io"), false},
+		{"*/demo", tok("any", "demo"), true},
+		{"*/demo", tok("any", "demo2"), false},
+		{"*.com/demo", tok("https://a.com", "demo"), true},
+		{"*.com/demo", tok("https://a.org", "demo"), false},
+		{"testing@asm.test.io/demo@asm.test.io", tok("testing@asm.test.io", "demo@asm.test.io"), true},
+		{"testing@asm.test.io/demo@asm.test.io", tok("testing@asm.test.io", "other"), false},
+		{"testing@asm.test.io/demo@asm.test.io", tok("testing@asm.test.io", ""), false},
+		{"noslash", tok("noslash", ""), false}, // sub must be present and empty
+		{"noslash", map[string]any{"iss": "noslash", "sub": ""}, true},
+	}
+	for _, tt := range tests {
+		p, err := requestPrincipal(tt.principal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := evalPrincipal(t, p, tt.payload); got != tt.want {
+			t.Errorf("principal %q, payload %v: match = %v, want %v", tt.principal, tt.payload, got, tt.want)
 		}
 	}
 }
@@ -75,6 +134,8 @@ func TestCondition(t *testing.T) {
 		{policies.Condition{Key: "source.ip", Values: []string{"::1"}},
 			false, `{"directRemoteIp":{"addressPrefix":"::1","prefixLen":128}}`},
 		{policies.Condition{Key: "source.namespace", Values: []string{"x"}}, false, `{"notId":{"any":true}}`},
+		{policies.Condition{Key: "request.auth.presenter", Values: []string{"web"}},
+			false, `{"sourcedMetadata":{"metadataMatcher":{"filter":"envoy.filters.http.jwt_authn","path":[{"key":"payload"},{"key":"azp"}],"value":{"orMatch":{"valueMatchers":[{"stringMatch":{"exact":"web"}},{"listMatch":{"oneOf":{"stringMatch":{"exact":"web"}}}}]}}}}}`},
 		{policies.Condition{Key: "destination.port", Values: []string{"80"}, NotValues: []string{"81"}},
 			true, `{"andRules":{"rules":[{"destinationPort":80},{"notRule":{"destinationPort":81}}]}}`},
 		{policies.Condition{Key: "connection.sni", Values: []string{"*.a.com"}}, true, `{"requestedServerName":{"suffix":".a.com"}}`},
@@ -183,5 +244,73 @@ func TestRBACFiltersStages(t *testing.T) {
 	}
 	if len(shadow) != 1 || shadow[0].GetRules() != nil || shadow[0].GetShadowRules() == nil {
 		t.Errorf("dry-run-only ALLOW must enforce nothing: %v", shadow)
+	}
+}
+
+// TestPresenterStringOrList: request.auth.presenter matches azp as a string
+// or as any element of a list, like istiod (review item 10).
+func TestPresenterStringOrList(t *testing.T) {
+	_, id, err := condition(policies.Condition{Key: "request.auth.presenter", Values: []string{"web"}, NotValues: []string{"cli*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		azp  any
+		want bool
+	}{
+		{"web", true},
+		{[]any{"mobile", "web"}, true},
+		{[]any{"mobile"}, false},
+		{"mobile", false},
+		{[]any{"web", "cli-x"}, false},
+	}
+	for _, tt := range tests {
+		if got := evalPrincipal(t, id, map[string]any{"iss": "i", "azp": tt.azp}); got != tt.want {
+			t.Errorf("azp %v: match = %v, want %v", tt.azp, got, tt.want)
+		}
+	}
+	if evalPrincipal(t, id, map[string]any{"iss": "i"}) {
+		t.Error("no azp claim must not match")
+	}
+}
+
+// TestIsDryRun: the istio.io/dry-run annotation is read with
+// strconv.ParseBool, exactly as the policies package validates it and as
+// istiod reads it (review item 2: "1" and "t" were enforced before).
+func TestIsDryRun(t *testing.T) {
+	tests := []struct {
+		value string
+		set   bool
+		want  bool
+	}{
+		{"", false, false},
+		{"true", true, true},
+		{"True", true, true},
+		{"TRUE", true, true},
+		{"1", true, true},
+		{"t", true, true},
+		{"T", true, true},
+		{"false", true, false},
+		{"0", true, false},
+		{"f", true, false},
+		{"F", true, false},
+		{"FALSE", true, false},
+	}
+	for _, tt := range tests {
+		p := allowAP("p", "ALLOW", policies.Rule{})
+		if tt.set {
+			p.Metadata.Annotations = map[string]string{policies.AnnotationDryRun: tt.value}
+		}
+		if got := isDryRun(p); got != tt.want {
+			t.Errorf("dry-run %q (set %v) = %v, want %v", tt.value, tt.set, got, tt.want)
+		}
+		filters, _, err := rbacFilters(&policies.Set{AuthorizationPolicies: []*policies.AuthorizationPolicy{p}}, gatewayID, "istio-system")
+		if err != nil {
+			t.Fatal(err)
+		}
+		enforced := filters[0].GetRules() != nil
+		if enforced == tt.want {
+			t.Errorf("dry-run %q: enforced = %v, want %v", tt.value, enforced, !tt.want)
+		}
 	}
 }

@@ -21,7 +21,12 @@ func routeConfigName(listenerPort uint32) string {
 // buildRouteConfig builds the route configuration for one Gateway port: one
 // virtual host per host that a bound VirtualService exposes on one of the
 // port's servers. Routes of VirtualServices sharing a host are concatenated
-// in (namespace, name) order. Clusters the routes use are added to clusters.
+// in (namespace, name) order, then the catch-all routes are moved to the
+// end of the virtual host (sortVHostRoutes), like istiod, so that a
+// VirtualService whose last rule matches everything does not hide the
+// routes of the VirtualServices after it. Host matching ignores the port
+// of the Host header (ignore_port_in_host_matching, as istiod sets on
+// gateway routes). Clusters the routes use are added to clusters.
 func buildRouteConfig(set *policies.Set, p portServers, listenerPort uint32, clusters *clusterSet) (*routev3.RouteConfiguration, error) {
 	vss := sortedByMeta(set.VirtualServices, func(v *policies.VirtualService) policies.ObjectMeta { return v.Metadata })
 
@@ -40,12 +45,12 @@ func buildRouteConfig(set *policies.Set, p portServers, listenerPort uint32, clu
 		}
 	}
 
-	rc := &routev3.RouteConfiguration{Name: routeConfigName(listenerPort)}
+	rc := &routev3.RouteConfiguration{Name: routeConfigName(listenerPort), IgnorePortInHostMatching: true}
 	for _, h := range sortedKeys(hostRoutes) {
 		rc.VirtualHosts = append(rc.VirtualHosts, &routev3.VirtualHost{
 			Name:    fmt.Sprintf("%s:%d", h, p.number),
 			Domains: domains(h),
-			Routes:  hostRoutes[h],
+			Routes:  sortVHostRoutes(hostRoutes[h]),
 		})
 	}
 	sortByName(rc.VirtualHosts, func(v *routev3.VirtualHost) string { return v.GetName() })
@@ -54,7 +59,7 @@ func buildRouteConfig(set *policies.Set, p portServers, listenerPort uint32, clu
 
 // vsHosts returns the sorted, distinct hosts that vs exposes through the
 // servers it binds: each VirtualService host intersected with each server
-// host.
+// host whose namespace part admits vs's namespace (see serverHost).
 func vsHosts(vs *policies.VirtualService, servers []boundServer) []string {
 	set := map[string]bool{}
 	for _, bs := range servers {
@@ -62,8 +67,12 @@ func vsHosts(vs *policies.VirtualService, servers []boundServer) []string {
 			continue
 		}
 		for _, sh := range bs.server.Hosts {
+			ns, host := serverHost(sh, bs.gateway.Metadata.Namespace)
+			if !admitsNamespace(ns, vs.Metadata.Namespace) {
+				continue
+			}
 			for _, vh := range vs.Spec.Hosts {
-				if h := intersectHost(vh, serverHost(sh)); h != "" {
+				if h := intersectHost(vh, host); h != "" {
 					set[h] = true
 				}
 			}
@@ -96,6 +105,40 @@ func buildRoutes(vs *policies.VirtualService, clusters *clusterSet) ([]*routev3.
 		}
 	}
 	return out, nil
+}
+
+// sortVHostRoutes moves the catch-all routes (isCatchAllRoute) of one
+// virtual host to its end and keeps the order of the others, like istiod's
+// SortVHostRoutes.
+func sortVHostRoutes(routes []*routev3.Route) []*routev3.Route {
+	out := make([]*routev3.Route, 0, len(routes))
+	var catchAll []*routev3.Route
+	for _, r := range routes {
+		if isCatchAllRoute(r) {
+			catchAll = append(catchAll, r)
+		} else {
+			out = append(out, r)
+		}
+	}
+	return append(out, catchAll...)
+}
+
+// isCatchAllRoute reports whether r matches every request, as istiod's
+// IsCatchAllRoute decides it: path prefix "/" (or path-separated prefix "/")
+// or regex ".*", and no header, query parameter or metadata condition.
+// Case sensitivity does not matter for these paths.
+func isCatchAllRoute(r *routev3.Route) bool {
+	m := r.GetMatch()
+	var catchAll bool
+	switch ps := m.GetPathSpecifier().(type) {
+	case *routev3.RouteMatch_Prefix:
+		catchAll = ps.Prefix == "/"
+	case *routev3.RouteMatch_PathSeparatedPrefix:
+		catchAll = ps.PathSeparatedPrefix == "/"
+	case *routev3.RouteMatch_SafeRegex:
+		catchAll = ps.SafeRegex.GetRegex() == ".*"
+	}
+	return catchAll && len(m.GetHeaders()) == 0 && len(m.GetQueryParameters()) == 0 && len(m.GetDynamicMetadata()) == 0
 }
 
 // routeMatch converts one VirtualService match condition (its fields AND).

@@ -1,7 +1,10 @@
 package translate
 
 import (
+	"strings"
 	"testing"
+
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
 	"github.com/jwtgate/jwtgate/policies"
 )
@@ -79,5 +82,83 @@ func TestBindsGateway(t *testing.T) {
 		if got := bindsGateway(vs, g); got != tt.want {
 			t.Errorf("vs in %s with gateways %v: got %v, want %v", tt.ns, tt.refs, got, tt.want)
 		}
+	}
+}
+
+func TestIsCatchAllRoute(t *testing.T) {
+	tests := []struct {
+		name string
+		m    policies.HTTPMatchRequest
+		want bool
+	}{
+		{"no match", policies.HTTPMatchRequest{}, true},
+		{"prefix /", policies.HTTPMatchRequest{URI: &policies.StringMatch{Prefix: "/"}}, true},
+		{"prefix / ignore case", policies.HTTPMatchRequest{URI: &policies.StringMatch{Prefix: "/"}, IgnoreURICase: true}, true},
+		{"regex .*", policies.HTTPMatchRequest{URI: &policies.StringMatch{Regex: ".*"}}, true},
+		{"prefix /a", policies.HTTPMatchRequest{URI: &policies.StringMatch{Prefix: "/a"}}, false},
+		{"exact /", policies.HTTPMatchRequest{URI: &policies.StringMatch{Exact: "/"}}, false},
+		{"regex /.*", policies.HTTPMatchRequest{URI: &policies.StringMatch{Regex: "/.*"}}, false},
+		{"prefix / with method", policies.HTTPMatchRequest{URI: &policies.StringMatch{Prefix: "/"}, Method: &policies.StringMatch{Exact: "GET"}}, false},
+		{"no uri with header", policies.HTTPMatchRequest{Headers: map[string]policies.StringMatch{"x": {Exact: "1"}}}, false},
+		{"authority only", policies.HTTPMatchRequest{Authority: &policies.StringMatch{Exact: "a.com"}}, false},
+	}
+	for _, tt := range tests {
+		if got := isCatchAllRoute(&routev3.Route{Match: routeMatch(tt.m)}); got != tt.want {
+			t.Errorf("%s: isCatchAllRoute = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestBuildRouteConfigCatchAllLast: a catch-all route of an earlier
+// VirtualService no longer hides a later VirtualService's routes on the same
+// host (review item 6); other routes keep their order, catch-alls keep
+// theirs. Host matching ignores the port (review item 5).
+func TestBuildRouteConfigCatchAllLast(t *testing.T) {
+	gw := &policies.Gateway{Metadata: meta("default", "gw"), Spec: policies.GatewaySpec{
+		Servers: []policies.Server{{Port: policies.Port{Number: 80, Protocol: "HTTP"}, Hosts: []string{"*.example.com"}}},
+	}}
+	dest := []policies.HTTPRouteDestination{{Destination: policies.Destination{Host: "httpbin", Port: &policies.PortSelector{Number: 8000}}}}
+	vs := func(name string, rules ...policies.HTTPRoute) *policies.VirtualService {
+		return &policies.VirtualService{Metadata: meta("default", name), Spec: policies.VirtualServiceSpec{
+			Hosts: []string{"api.example.com"}, Gateways: []string{"gw"}, HTTP: rules,
+		}}
+	}
+	prefix := func(p string) policies.HTTPRoute {
+		return policies.HTTPRoute{Match: []policies.HTTPMatchRequest{{URI: &policies.StringMatch{Prefix: p}}}, Route: dest}
+	}
+	all := policies.HTTPRoute{Route: dest}
+	set := &policies.Set{Gateways: []*policies.Gateway{gw}, VirtualServices: []*policies.VirtualService{
+		vs("a", prefix("/a"), all),
+		vs("b", prefix("/b"), policies.HTTPRoute{Match: []policies.HTTPMatchRequest{{URI: &policies.StringMatch{Regex: ".*"}}}, Route: dest}),
+		vs("c", prefix("/c")),
+	}}
+	ports := gatewayPorts(set, policies.Identity{Namespace: "istio-system"})
+	rc, err := buildRouteConfig(set, ports[0], 8080, newClusterSet(Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rc.GetIgnorePortInHostMatching() {
+		t.Error("ignore_port_in_host_matching must be set")
+	}
+	if len(rc.GetVirtualHosts()) != 1 {
+		t.Fatalf("virtual hosts = %d, want 1", len(rc.GetVirtualHosts()))
+	}
+	vh := rc.GetVirtualHosts()[0]
+	if got := vh.GetDomains(); len(got) != 1 || got[0] != "api.example.com" {
+		t.Errorf("domains = %v, want [api.example.com]", got)
+	}
+	var got []string
+	for _, r := range vh.GetRoutes() {
+		got = append(got, r.GetName()+" "+compact(t, r.GetMatch()))
+	}
+	want := []string{
+		`default/a/0 {"prefix":"/a"}`,
+		`default/b/0 {"prefix":"/b"}`,
+		`default/c/0 {"prefix":"/c"}`,
+		`default/a/1 {"prefix":"/"}`,
+		`default/b/1 {"safeRegex":{"regex":".*"}}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("routes:\n got  %s\n want %s", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
 	}
 }
