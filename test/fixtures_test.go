@@ -43,6 +43,25 @@ func startHTTPBin(t *testing.T) int {
 			hb.ServeHTTP(w, r)
 		}
 	})
+	return serveLoopback(t, h)
+}
+
+// startBackend serves a tiny upstream on 127.0.0.1 and returns its port.
+// It answers every request 200 with the header "X-Backend: name" and a
+// one-line body naming itself, the request and the Host it received, so a
+// routing test can tell which destination a request reached (see servedBy).
+func startBackend(t *testing.T, name string) int {
+	t.Helper()
+	return serveLoopback(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Backend", name)
+		_, _ = fmt.Fprintf(w, "backend %s: %s %s (host %s)\n", name, r.Method, r.RequestURI, r.Host)
+	}))
+}
+
+// serveLoopback serves h on a free 127.0.0.1 port until the test ends and
+// returns the port.
+func serveLoopback(t *testing.T, h http.Handler) int {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@ type response struct {
 // curl --path-as-is) on a fresh connection that is closed afterwards (a
 // kept-alive connection would keep an old listener's filter chain).
 // auth is the Authorization header value, none if empty; extra are more
-// header lines ("Name: value").
+// header lines ("Name: value"). The Host header is addr unless extra holds
+// a Host line, which then replaces it (virtual host tests).
 func request(addr, method, target, auth string, extra ...string) (*response, error) {
 	if target == "" {
 		// addr may carry a path: "127.0.0.1:9901/stats?filter=x".
@@ -40,7 +41,17 @@ func request(addr, method, target, auth string, extra ...string) (*response, err
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: jwtgate-e2e\r\nAccept: */*\r\nConnection: close\r\n", method, target, addr)
+	host := addr
+	for _, h := range extra {
+		if name, _, ok := strings.Cut(h, ":"); ok && strings.EqualFold(strings.TrimSpace(name), "host") {
+			host = ""
+		}
+	}
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", method, target)
+	if host != "" {
+		fmt.Fprintf(&b, "Host: %s\r\n", host)
+	}
+	b.WriteString("User-Agent: jwtgate-e2e\r\nAccept: */*\r\nConnection: close\r\n")
 	if auth != "" {
 		fmt.Fprintf(&b, "Authorization: %s\r\n", auth)
 	}
