@@ -8,7 +8,10 @@
 // field whose yaml tag has no ",omitempty" is required by the decoder.
 package policies
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Kinds and API groups jwtgate understands.
 const (
@@ -181,6 +184,16 @@ type JWTRule struct {
 	// Timeout is a Go/protobuf duration string such as "5s"; default 5s.
 	Timeout              string   `yaml:"timeout,omitempty"`
 	SpaceDelimitedClaims []string `yaml:"spaceDelimitedClaims,omitempty"`
+}
+
+// KeysURL is where the keys of a rule without inline jwks come from: its
+// jwksUri, or when that is empty the issuer's OIDC discovery document
+// "<issuer>/.well-known/openid-configuration". It keys translate.Options.JWKS.
+func (r JWTRule) KeysURL() string {
+	if r.JwksURI != "" {
+		return r.JwksURI
+	}
+	return strings.TrimSuffix(r.Issuer, "/") + "/.well-known/openid-configuration"
 }
 
 // JWTHeader is a header that carries the token, with an optional prefix.

@@ -90,18 +90,18 @@ func jwtAuthn(rules []policies.JWTRule, opts Options) (*jwtv3.JwtAuthentication,
 
 // jwtProvider converts one JWT rule. Keys are always inlined (local_jwks):
 // the rule's jwks, else the keys fetched for its jwksUri (or, without
-// jwksUri, for its OIDC discovery URL, see jwksKey), else the fail-closed
+// jwksUri, for its OIDC discovery URL, see policies.JWTRule.KeysURL), else the fail-closed
 // JWKS so that every token of the issuer is rejected.
 func jwtProvider(r policies.JWTRule, opts Options) (*jwtv3.JwtProvider, error) {
 	jwks := r.Jwks
 	if jwks == "" {
-		jwks = opts.JWKS[jwksKey(r)]
+		jwks = opts.JWKS[r.KeysURL()]
 	}
 	if jwks == "" {
 		jwks = opts.FailClosedJWKS
 	}
 	if jwks == "" {
-		return nil, fmt.Errorf("translate: issuer %q: no keys for %s and no fail-closed JWKS configured", r.Issuer, jwksKey(r))
+		return nil, fmt.Errorf("translate: issuer %q: no keys for %s and no fail-closed JWKS configured", r.Issuer, r.KeysURL())
 	}
 	claims := slices.Clone(defaultSpaceDelimitedClaims)
 	for _, c := range r.SpaceDelimitedClaims {
@@ -129,16 +129,6 @@ func jwtProvider(r policies.JWTRule, opts Options) (*jwtv3.JwtProvider, error) {
 		p.ClaimToHeaders = append(p.ClaimToHeaders, &jwtv3.JwtClaimToHeader{HeaderName: c.Header, ClaimName: c.Claim})
 	}
 	return p, nil
-}
-
-// jwksKey is the key of Options.JWKS for a rule without inline jwks: its
-// jwksUri, or when that is empty the issuer's OIDC discovery URL
-// "<issuer>/.well-known/openid-configuration".
-func jwksKey(r policies.JWTRule) string {
-	if r.JwksURI != "" {
-		return r.JwksURI
-	}
-	return strings.TrimSuffix(r.Issuer, "/") + "/.well-known/openid-configuration"
 }
 
 func providerReq(name string) *jwtv3.JwtRequirement {
