@@ -1,6 +1,7 @@
 // Package jwks converts PEM keys into JSON Web Key Sets and signs test
-// tokens with them. Key IDs are RFC 7638 thumbprints, so the same key always
-// gets the same kid.
+// tokens with them (key IDs are RFC 7638 thumbprints, so the same key always
+// gets the same kid), provides the fail-closed JWKS, and fetches the keys
+// of jwksUri and OIDC discovery URLs (Fetcher).
 package jwks
 
 import (
