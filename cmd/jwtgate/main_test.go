@@ -222,6 +222,8 @@ func TestUsageErrors(t *testing.T) {
 		{"serve", "--resolve", "httpbin=not-an-ip"},
 		{"serve", "--server-name", ""},
 		{"serve", "--server-name", "evil\r\nset-cookie: x=1"},
+		{"serve", "--jwks-refresh", "500ms"},
+		{"serve", "--jwks-refresh", "soon"},
 		{"--config", "/nonexistent/jwtgate.yaml", "version"},
 	}
 	for _, args := range cases {

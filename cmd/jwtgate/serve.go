@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,8 +34,15 @@ func (a *app) serveCmd() *cobra.Command {
 connected gateway and pushes it over ADS (SotW and Delta) on --xds-addr. An
 invalid tree is logged and the last good configuration stays in force.
 
+Keys of a RequestAuthentication rule with jwksUri (or, without it, from the
+issuer's OIDC discovery document) are fetched by jwtgate and inlined, then
+fetched again every --jwks-refresh; on failure the last good keys stay, and an
+issuer that has none fails closed (every token 401). Link-local and cloud
+metadata addresses are never contacted.
+
 The HTTP side (--http-addr) serves /healthz, /readyz (200 once a policy set
-has been pushed, else 503) and /metrics (Prometheus text).`,
+has been pushed and the first fetch of each of its key URLs has completed,
+else 503) and /metrics (Prometheus text).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: a.serve,
 	}
@@ -48,6 +56,7 @@ has been pushed, else 503) and /metrics (Prometheus text).`,
 	f.String("root-namespace", policies.DefaultRootNamespace, "namespace whose selector-less policies apply to every gateway")
 	f.Uint32("xff-trusted-hops", 0, "X-Forwarded-For hops to trust for the client address")
 	f.String("server-name", translate.DefaultServerName, "value of the server response header Envoy sends (replacing the upstream's)")
+	f.String("jwks-refresh", jwks.DefaultRefresh.String(), "how often keys from jwksUri / OIDC discovery are fetched again (at least 1s)")
 	return cmd
 }
 
@@ -131,8 +140,15 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	// jwksUri keys are not fetched yet. Until they are, such issuers get a
-	// fixed public key that nobody holds the private key of, so their
+	refresh, err := a.duration("jwks-refresh")
+	if err != nil {
+		return err
+	}
+	if refresh < time.Second {
+		return usageErr("--jwks-refresh %s: want at least 1s", refresh)
+	}
+	// An issuer whose jwksUri keys have not been fetched (yet, or ever) gets
+	// a fixed public key that nobody holds the private key of, so its
 	// tokens fail closed (401) instead of passing. It is the same key on
 	// every start and replica, so it does not change snapshot versions.
 	if opts.FailClosedJWKS, err = jwks.FailClosedJWKS(); err != nil {
@@ -141,9 +157,11 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	dir := a.str("policies")
 	log := a.log
 
-	srv := xds.New(func(set *policies.Set, id policies.Identity) (*translate.Resources, error) {
-		return a.translate(set, id, opts)
-	}, log)
+	fetcher := jwks.NewFetcher(jwks.Options{Refresh: refresh, Logger: log})
+	defer fetcher.Close()
+	var srv *xds.Server
+	p := newPusher(updateFunc(func(set *policies.Set) error { return srv.Update(set) }), fetcher, log, opts, a.translate)
+	srv = xds.New(p.translate, log)
 
 	xdsLis, err := net.Listen("tcp", a.str("xds-addr"))
 	if err != nil {
@@ -159,7 +177,7 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 		MinTime: 10 * time.Second, PermitWithoutStream: true,
 	}))
 	srv.Register(g)
-	hs := &http.Server{Handler: httpHandler(srv), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: httpHandler(srv, fetcher), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -173,14 +191,14 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		publish := func(set *policies.Set) {
-			if err := srv.Update(set); err != nil {
-				log.Error("policy set not applied; the previous configuration stays", "hash", set.Hash, "error", err)
-			}
-		}
-		if err := a.watch(ctx, dir, policies.WatchOptions{Logger: log}, publish, srv.ReportLoadError); err != nil {
+		if err := a.watch(ctx, dir, policies.WatchOptions{Logger: log}, p.publish, srv.ReportLoadError); err != nil {
 			errc <- wrap("policy watch", err)
 		}
+	}()
+	pushDone := make(chan struct{})
+	go func() {
+		defer close(pushDone)
+		p.run(ctx)
 	}()
 	log.Info("jwtgate serving", "version", buildVersion(), "policies", dir,
 		"xds_addr", xdsLis.Addr().String(), "http_addr", httpLis.Addr().String())
@@ -207,24 +225,58 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 		hs.Close()
 	}
 	<-watchDone
+	<-pushDone
 	return runErr
 }
 
-// httpHandler serves /healthz, /readyz and /metrics.
-func httpHandler(srv *xds.Server) http.Handler {
+// updateFunc adapts a function to the pusher's updater.
+type updateFunc func(*policies.Set) error
+
+func (f updateFunc) Update(set *policies.Set) error { return f(set) }
+
+// httpHandler serves /healthz, /readyz and /metrics (the xDS server's
+// metrics followed by the key fetcher's).
+func httpHandler(srv *xds.Server, fetcher *jwks.Fetcher) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
+	ready := readiness(srv.Ready, fetcher.Settled)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !srv.Ready() {
-			http.Error(w, "not ready: no valid policy set pushed yet", http.StatusServiceUnavailable)
+		if msg := ready(); msg != "" {
+			http.Error(w, "not ready: "+msg, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /metrics", srv.Metrics())
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		srv.Metrics().WriteTo(w)
+		fetcher.WriteMetrics(w)
+	})
 	return mux
+}
+
+// readiness returns a check that says why jwtgate is not ready yet, or ""
+// once a policy set has been pushed and the first fetch of every key URL
+// it wants has completed (successfully or not), so start-up ordering does
+// not report a gateway ready while its jwksUri issuers still fail closed
+// only because their keys are on the way. Once ready it stays ready: later
+// fetches change keys, not readiness (failures keep the last good keys).
+func readiness(pushed, settled func() bool) func() string {
+	var latched atomic.Bool
+	return func() string {
+		switch {
+		case latched.Load():
+			return ""
+		case !pushed():
+			return "no valid policy set pushed yet"
+		case !settled():
+			return "first fetch of jwksUri / OIDC discovery keys still running"
+		}
+		latched.Store(true)
+		return ""
+	}
 }
 
 func wrap(what string, err error) error {
