@@ -145,12 +145,12 @@ Step 20 (require a valid JWT)
   curl -I -H "Authorization: Bearer \$TOKEN" $GATEWAY/            # 200
 
 Step 30 (only iss $ISSUER with sub $SUBJECT)
-  rm $DEMO/policies/20-require-jwt.yaml; cp $DEMO/steps/30-issuer-subject.yaml $DEMO/policies/
+  cp $DEMO/steps/30-issuer-subject.yaml $DEMO/policies/; rm $DEMO/policies/20-require-jwt.yaml
   curl -I -H "Authorization: Bearer \$TOKEN" $GATEWAY/            # 403 (no sub)
   curl -I -H "Authorization: Bearer \$TOKEN_SUB" $GATEWAY/        # 200
 
 Best practice (exempt health checks)
-  rm $DEMO/policies/30-issuer-subject.yaml; cp $DEMO/steps/40-exempt-healthz.yaml $DEMO/policies/
+  cp $DEMO/steps/40-exempt-healthz.yaml $DEMO/policies/; rm $DEMO/policies/30-issuer-subject.yaml
   curl -I $GATEWAY/healthz          # 404 from httpbin (it has no /healthz): the gateway let it through
   curl -I $GATEWAY/headers          # 401
   curl -H "Authorization: Bearer \$TOKEN" $GATEWAY/headers        # 200
