@@ -326,15 +326,14 @@ func (f *Fetcher) run(ctx context.Context, e *entry) {
 }
 
 // backoff is the wait after the failures-th consecutive failure (from 0):
-// MinBackoff doubled each time, at most MaxBackoff, with ±20% jitter.
+// MinBackoff doubled each time with ±20% jitter, at most MaxBackoff.
 func (f *Fetcher) backoff(failures int) time.Duration {
 	d := f.opts.MinBackoff
 	for i := 0; i < failures && d < f.opts.MaxBackoff; i++ {
 		d *= 2
 	}
-	d = min(d, f.opts.MaxBackoff)
 	jitter := 0.8 + 0.4*rand.Float64()
-	return time.Duration(float64(d) * jitter)
+	return min(time.Duration(float64(d)*jitter), f.opts.MaxBackoff)
 }
 
 // record stores the outcome of one fetch of e, logs it, counts it and
