@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 const (
@@ -50,12 +49,14 @@ func mintTokens(t *testing.T, bin, dir string) tokens {
 	t.Helper()
 	key := newKeyPair(t, dir, "rsa", false)
 	other := newKeyPair(t, dir, "other", true)
-	tk := tokens{jwks: jwksFor(t, bin, key)}
-	tk.issOnly = cli(t, bin, "token", "--key", key.priv, "--iss", issuer)
-	tk.issSub = cli(t, bin, "token", "--key", key.priv, "--iss", issuer, "--sub", subject)
-	tk.expired = cli(t, bin, "token", "--key", key.priv, "--iss", issuer, "--exp=-1h")
-	tk.wrongIss = cli(t, bin, "token", "--key", key.priv, "--iss", "someone-else@asm.test.io")
-	tk.otherKey = cli(t, bin, "token", "--key", other.priv, "--iss", issuer)
+	tk := tokens{
+		jwks:     jwksFor(t, bin, key),
+		issOnly:  token(t, bin, key, "--iss", issuer),
+		issSub:   token(t, bin, key, "--iss", issuer, "--sub", subject),
+		expired:  token(t, bin, key, "--iss", issuer, "--exp=-1h"),
+		wrongIss: token(t, bin, key, "--iss", "someone-else@asm.test.io"),
+		otherKey: token(t, bin, other, "--iss", issuer),
+	}
 	for name, tok := range map[string]string{"iss": tk.issOnly, "iss+sub": tk.issSub, "expired": tk.expired} {
 		if strings.Count(tok, ".") != 2 || strings.ContainsAny(tok, " \n") {
 			t.Fatalf("jwtgate token (%s) did not print one compact JWS: %q", name, tok)
@@ -68,8 +69,6 @@ func mintTokens(t *testing.T, bin, dir string) tokens {
 // each step is a file change in the watched directory, and every row of the
 // guide's tables is checked at the gateway.
 func TestGuideWalkthrough(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
 	s := newStack(t)
 	tk := mintTokens(t, s.bin, s.dir)
 
@@ -87,46 +86,33 @@ func TestGuideWalkthrough(t *testing.T) {
 		return r
 	}
 
-	httpbinPort := startHTTPBin(t)
-	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
-	s.startJWTGate(httpbinPort)
-	start := time.Now()
-	s.startEnvoy("envoy-local.yaml")
-	cold := s.waitRows("00-gateway (cold start)", start, 30*time.Second, []row{noJWT})
-	t.Logf("cold start: Envoy started and served the Gateway in %d ms", cold.Milliseconds())
-	s.waitHTTP("jwtgate /readyz", "http://"+hostPort(s.httpPort)+"/readyz", 5*time.Second)
-
-	var latencies []time.Duration
-	apply := func(step string, change func(), rows ...row) {
-		t.Helper()
-		start := time.Now()
-		change()
-		d := s.waitRows(step, start, stepDeadline, rows)
-		t.Logf("apply latency: step=%s ms=%d", step, d.Milliseconds())
-		latencies = append(latencies, d)
-	}
+	s.writeExample("00-gateway.yaml", "")
+	s.serve("envoy-local.yaml")
+	s.coldStart("00-gateway (cold start)", noJWT)
+	s.waitReady()
+	apply := s.apply
 
 	// RequestAuthentication alone: invalid tokens are rejected, a missing
 	// token is not.
 	apply("10-requestauthentication", func() {
-		s.writePolicy("10-requestauthentication.yaml", render(t, "10-requestauthentication.yaml", tk.jwks))
+		s.writeExample("10-requestauthentication.yaml", tk.jwks)
 	}, validJWT, invalidJWT, noJWT)
 
 	// Require a valid JWT on every request; HEAD (curl -I) answers like GET.
 	apply("20-require-jwt", func() {
-		s.writePolicy("20-require-jwt.yaml", render(t, "20-require-jwt.yaml", ""))
+		s.writeExample("20-require-jwt.yaml", "")
 	}, noJWTDenied, validJWT, head(noJWTDenied), head(validJWT), head(invalidJWT))
 
 	// Only iss testing@asm.test.io with sub demo@asm.test.io.
 	apply("30-issuer-subject", func() {
-		s.writePolicy("30-issuer-subject.yaml", render(t, "30-issuer-subject.yaml", ""))
+		s.writeExample("30-issuer-subject.yaml", "")
 		s.removePolicy("20-require-jwt.yaml")
 	}, issOnlyDenied, issSubJWT, noJWTDenied)
 
 	// Troubleshooting table (with 20 back): expired token, wrong issuer,
 	// key mismatch all get 401 although they are well-formed tokens.
 	apply("troubleshooting", func() {
-		s.writePolicy("20-require-jwt.yaml", render(t, "20-require-jwt.yaml", ""))
+		s.writeExample("20-require-jwt.yaml", "")
 		s.removePolicy("30-issuer-subject.yaml")
 	},
 		validJWT,
@@ -163,18 +149,14 @@ func TestGuideWalkthrough(t *testing.T) {
 		bypass = append(bypass, row{name: "path bypass attempt", path: p, denied: true})
 	}
 	apply("40-exempt-healthz", func() {
-		s.writePolicy("40-exempt-healthz.yaml", render(t, "40-exempt-healthz.yaml", ""))
+		s.writeExample("40-exempt-healthz.yaml", "")
 		s.removePolicy("20-require-jwt.yaml")
 	}, slices.Concat(exempt, bypass)...)
 
 	// A broken file keeps the last good configuration in force: nothing
 	// changes at the gateway, validate names the file and line, and neither
 	// side saw a NACK.
-	s.writePolicy("50-broken.yaml", brokenPolicy)
-	s.holdRows("50-broken", 2*time.Second, exempt)
-	if log, _ := os.ReadFile(s.jwtgate.log); !strings.Contains(string(log), "50-broken.yaml") {
-		t.Errorf("jwtgate did not log the broken file 50-broken.yaml")
-	}
+	s.dropRejected("50-broken", "50-broken.yaml", brokenPolicy, exempt)
 	out, errOut, code := cliResult(s.bin, "validate", s.policies)
 	if code != 1 {
 		t.Errorf("jwtgate validate on a broken tree: exit %d, want 1\n%s%s", code, out, errOut)
@@ -187,7 +169,7 @@ func TestGuideWalkthrough(t *testing.T) {
 	// Fixing the tree applies the next change again.
 	apply("recover", func() {
 		s.removePolicy("50-broken.yaml")
-		s.writePolicy("20-require-jwt.yaml", render(t, "20-require-jwt.yaml", ""))
+		s.writeExample("20-require-jwt.yaml", "")
 		s.removePolicy("40-exempt-healthz.yaml")
 	}, row{name: "healthz without JWT (no exemption)", path: "/healthz", want: 401, challengePrefix: "Bearer realm="}, validJWT)
 	if out, errOut, code := cliResult(s.bin, "validate", s.policies); code != 0 {
@@ -198,39 +180,21 @@ func TestGuideWalkthrough(t *testing.T) {
 	if log, _ := os.ReadFile(s.jwtgate.log); !strings.Contains(string(log), "envoy applied") {
 		t.Errorf(`jwtgate never logged "envoy applied" (an ACK)`)
 	}
-	logLatencies(t, "walkthrough", latencies)
+	s.logLatencies("walkthrough")
 }
 
 // TestDeltaADS checks the incremental (Delta) ADS path end to end: an Envoy
 // on the DELTA_GRPC bootstrap gets its configuration and follows a change.
 func TestDeltaADS(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
-	s := newStack(t)
-	key := newKeyPair(t, s.dir, "rsa", false)
-	jwks := jwksFor(t, s.bin, key)
-	tok := cli(t, s.bin, "token", "--key", key.priv, "--iss", issuer)
-
-	httpbinPort := startHTTPBin(t)
-	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
-	s.writePolicy("10-requestauthentication.yaml", render(t, "10-requestauthentication.yaml", jwks))
-	s.writePolicy("20-require-jwt.yaml", render(t, "20-require-jwt.yaml", ""))
-	s.startJWTGate(httpbinPort)
-	start := time.Now()
-	s.startEnvoy("envoy-local-delta.yaml")
-	cold := s.waitRows("delta cold start", start, 30*time.Second, []row{
-		{name: "no JWT (required)", want: 401, challengePrefix: "Bearer realm="},
-		{name: "valid JWT", auth: bearer(tok), want: 200},
-	})
-	t.Logf("cold start (delta): %d ms", cold.Milliseconds())
-
-	start = time.Now()
-	s.removePolicy("20-require-jwt.yaml")
-	d := s.waitRows("delta: drop 20-require-jwt", start, stepDeadline, []row{
-		{name: "no JWT", want: 200},
-		{name: "invalid JWT", auth: "Bearer invalidToken", want: 401},
-	})
-	t.Logf("apply latency: step=delta-drop-20 ms=%d", d.Milliseconds())
+	s, tok := newGuideStack(t, "envoy-local-delta.yaml")
+	s.coldStart("delta cold start",
+		row{name: "no JWT (required)", want: 401, challengePrefix: "Bearer realm="},
+		row{name: "valid JWT", auth: bearer(tok), want: 200},
+	)
+	s.apply("delta: drop 20-require-jwt", func() { s.removePolicy("20-require-jwt.yaml") },
+		row{name: "no JWT", want: 200},
+		row{name: "invalid JWT", auth: "Bearer invalidToken", want: 401},
+	)
 	s.assertNoNACKs()
 }
 
@@ -238,36 +202,11 @@ func TestDeltaADS(t *testing.T) {
 // --no-token-status 403 a request without a token that authorization
 // requires gets Istio's 403, while a bad token still gets 401.
 func TestNoTokenStatus403(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
-	s := newStack(t)
-	key := newKeyPair(t, s.dir, "rsa", false)
-	jwks := jwksFor(t, s.bin, key)
-	tok := cli(t, s.bin, "token", "--key", key.priv, "--iss", issuer)
-
-	httpbinPort := startHTTPBin(t)
-	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
-	s.writePolicy("10-requestauthentication.yaml", render(t, "10-requestauthentication.yaml", jwks))
-	s.writePolicy("20-require-jwt.yaml", render(t, "20-require-jwt.yaml", ""))
-	s.startJWTGate(httpbinPort, "--no-token-status", "403")
-	start := time.Now()
-	s.startEnvoy("envoy-local.yaml")
-	s.waitRows("no-token-status 403", start, 30*time.Second, []row{
-		{name: "no JWT (required)", want: 403, bodyContains: "RBAC: access denied"},
-		{name: "valid JWT", auth: bearer(tok), want: 200},
-		{name: "invalid JWT", auth: "Bearer invalidToken", want: 401, challengeContains: `error="invalid_token"`},
-	})
+	s, tok := newGuideStack(t, "envoy-local.yaml", "--no-token-status", "403")
+	s.coldStart("no-token-status 403",
+		row{name: "no JWT (required)", want: 403, bodyContains: "RBAC: access denied"},
+		row{name: "valid JWT", auth: bearer(tok), want: 200},
+		row{name: "invalid JWT", auth: "Bearer invalidToken", want: 401, challengeContains: `error="invalid_token"`},
+	)
 	s.assertNoNACKs()
-}
-
-// logLatencies logs min/median/max of a suite's apply latencies.
-func logLatencies(t *testing.T, suite string, ds []time.Duration) {
-	t.Helper()
-	if len(ds) == 0 {
-		return
-	}
-	sorted := slices.Clone(ds)
-	slices.Sort(sorted)
-	t.Logf("apply latency summary: suite=%s steps=%d min_ms=%d median_ms=%d max_ms=%d",
-		suite, len(sorted), sorted[0].Milliseconds(), sorted[len(sorted)/2].Milliseconds(), sorted[len(sorted)-1].Milliseconds())
 }

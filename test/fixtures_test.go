@@ -185,3 +185,34 @@ func jwksFor(t *testing.T, bin string, kp keyPair) string {
 	}
 	return compact.String()
 }
+
+// token signs a JWT with k's private key: `jwtgate token --key <k.priv>
+// args...` (e.g. "--iss", issuer, "--sub", subject).
+func token(t *testing.T, bin string, k keyPair, args ...string) string {
+	t.Helper()
+	return cli(t, bin, append([]string{"token", "--key", k.priv}, args...)...)
+}
+
+// writeExample puts examples/<name> into the watched directory, with the
+// guide's placeholder JWKS replaced by jwks unless jwks is empty.
+func (s *stack) writeExample(name, jwks string) {
+	s.t.Helper()
+	s.writePolicy(name, render(s.t, name, jwks))
+}
+
+// newGuideStack runs httpbin, jwtgate (with extra serve flags, if any) and
+// Envoy on envoy-config/<bootstrap> with the guide's 00-gateway,
+// 10-requestauthentication (the JWKS of a fresh RSA key) and 20-require-jwt
+// in force, and returns the stack and a token of that key with iss
+// testing@asm.test.io. Wait for Envoy's configuration with s.coldStart.
+func newGuideStack(t *testing.T, bootstrap string, serveArgs ...string) (*stack, string) {
+	t.Helper()
+	s := newStack(t)
+	key := newKeyPair(t, s.dir, "rsa", false)
+	tok := token(t, s.bin, key, "--iss", issuer)
+	s.writeExample("00-gateway.yaml", "")
+	s.writeExample("10-requestauthentication.yaml", jwksFor(t, s.bin, key))
+	s.writeExample("20-require-jwt.yaml", "")
+	s.serve(bootstrap, serveArgs...)
+	return s, tok
+}

@@ -18,8 +18,9 @@ import (
 // (so the configuration is known to be in force), then checks the rows of
 // the finding.
 
-// reviewColdStart bounds the wait for a fresh Envoy's first configuration.
-const reviewColdStart = 30 * time.Second
+// reviewColdStart is coldStartDeadline under its older name (test/jwksuri_test.go
+// uses it).
+const reviewColdStart = coldStartDeadline
 
 // servedBy checks that the answer came from the startBackend named name.
 func servedBy(name string) func(*response) string {
@@ -142,10 +143,8 @@ func (s *stack) startRouting(names []string, control ...row) {
 		backends[n] = startBackend(s.t, n)
 	}
 	s.startJWTGate(startBackend(s.t, "httpbin"), resolveFlags(backends)...)
-	start := time.Now()
 	s.startEnvoy("envoy-local.yaml")
-	d := s.waitRows("cold start (control rows)", start, reviewColdStart, control)
-	s.t.Logf("cold start: %d ms", d.Milliseconds())
+	s.coldStart("cold start (control rows)", control...)
 }
 
 // TestReviewSameIssuerRules (review item 1): two RequestAuthentications
@@ -155,31 +154,25 @@ func (s *stack) startRouting(names []string, control ...row) {
 // in B's header is rejected, a valid one passes and is not forwarded, and
 // x-jwt-role holds the token's claim, never the client's.
 func TestReviewSameIssuerRules(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
 	s := newStack(t)
 	key := newKeyPair(t, s.dir, "rsa", false)
 	jwks := jwksFor(t, s.bin, key)
-	tok := cli(t, s.bin, "token", "--key", key.priv, "--iss", issuer, "--sub", subject)
-	userTok := cli(t, s.bin, "token", "--key", key.priv, "--iss", issuer, "--sub", subject, "--claim", "role=user")
+	tok := token(t, s.bin, key, "--iss", issuer, "--sub", subject)
+	userTok := token(t, s.bin, key, "--iss", issuer, "--sub", subject, "--claim", "role=user")
 
-	httpbinPort := startHTTPBin(t)
-	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
+	s.writeExample("00-gateway.yaml", "")
 	s.writePolicy("10-a-inline.yaml", requestAuthn("a-inline", jwtRule(issuer, jwks)))
 	s.writePolicy("11-b-header.yaml", requestAuthn("b-header", jwtRule(issuer, jwks,
 		"fromHeaders:\n  - name: x-api-token",
 		"outputClaimToHeaders:\n  - header: x-jwt-role\n    claim: role")))
-	s.startJWTGate(httpbinPort)
-	start := time.Now()
-	s.startEnvoy("envoy-local.yaml")
+	s.serve("envoy-local.yaml")
 
 	const invalid = `error="invalid_token"`
-	d := s.waitRows("cold start (rule A)", start, reviewColdStart, []row{
-		{name: "rule A: valid token in Authorization", auth: bearer(tok), want: 200},
-		{name: "rule A: garbage token in Authorization", auth: "Bearer invalidToken", want: 401, challengeContains: invalid},
-		{name: "no token (no authorization policy)", want: 200},
-	})
-	t.Logf("cold start: %d ms", d.Milliseconds())
+	s.coldStart("cold start (rule A)",
+		row{name: "rule A: valid token in Authorization", auth: bearer(tok), want: 200},
+		row{name: "rule A: garbage token in Authorization", auth: "Bearer invalidToken", want: 401, challengeContains: invalid},
+		row{name: "no token (no authorization policy)", want: 200},
+	)
 
 	s.waitRows("review 1: same issuer, rule B", time.Now(), stepDeadline, []row{
 		{name: "rule B: garbage token in x-api-token", path: "/headers", header: []string{"x-api-token: garbage"},
@@ -219,26 +212,11 @@ spec:
 // "0", "f" or "F" it is enforced and does open it. The steps alternate, so
 // each one changes the answer of the step before.
 func TestReviewDryRunAnnotation(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
-	s := newStack(t)
-	key := newKeyPair(t, s.dir, "rsa", false)
-	jwks := jwksFor(t, s.bin, key)
-	tok := cli(t, s.bin, "token", "--key", key.priv, "--iss", issuer)
-
-	httpbinPort := startHTTPBin(t)
-	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
-	s.writePolicy("10-requestauthentication.yaml", render(t, "10-requestauthentication.yaml", jwks))
-	s.writePolicy("20-require-jwt.yaml", render(t, "20-require-jwt.yaml", ""))
-	s.startJWTGate(httpbinPort)
-	start := time.Now()
-	s.startEnvoy("envoy-local.yaml")
-
+	s, tok := newGuideStack(t, "envoy-local.yaml")
 	closed := row{name: "no token (require-jwt enforced)", want: 401, challengePrefix: "Bearer realm=", challengeLacks: "error="}
 	opened := row{name: "no token (enforced ALLOW-all)", want: 200}
 	valid := row{name: "valid token", auth: bearer(tok), want: 200}
-	d := s.waitRows("cold start (require-jwt)", start, reviewColdStart, []row{closed, valid})
-	t.Logf("cold start: %d ms", d.Milliseconds())
+	s.coldStart("cold start (require-jwt)", closed, valid)
 
 	for _, step := range []struct {
 		value  string
@@ -246,14 +224,11 @@ func TestReviewDryRunAnnotation(t *testing.T) {
 	}{{"0", false}, {"1", true}, {"f", false}, {"t", true}, {"F", false}, {"T", true}} {
 		name := fmt.Sprintf("review 2: istio.io/dry-run %q", step.value)
 		before := s.statSum("shadow_allowed")
-		begin := time.Now()
-		s.writePolicy("30-trial.yaml", dryRunAllowAll(step.value))
 		want := opened
 		if step.dryRun {
 			want = closed
 		}
-		d := s.waitRows(name, begin, stepDeadline, []row{want, valid})
-		t.Logf("apply latency: step=%s ms=%d", name, d.Milliseconds())
+		s.apply(name, func() { s.writePolicy("30-trial.yaml", dryRunAllowAll(step.value)) }, want, valid)
 		if step.dryRun && s.statSum("shadow_allowed") <= before {
 			t.Errorf("%s: Envoy counted no shadow allow: the dry-run ALLOW is not evaluated as shadow rules", name)
 		}
@@ -268,8 +243,6 @@ func TestReviewDryRunAnnotation(t *testing.T) {
 // istio-system/gw (hosts ./admin.example.com) must not capture it; the
 // Gateway's own namespace still may.
 func TestReviewGatewayHostNamespace(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
 	s := newStack(t)
 	s.writePolicy("00-gateway.yaml", gatewayDoc("istio-system", "gw",
 		"./admin.example.com", "*/open.example.com", "default/team.example.com", "other/else.example.com"))
@@ -287,15 +260,14 @@ func TestReviewGatewayHostNamespace(t *testing.T) {
 	})
 
 	// The Gateway's own namespace binds "./admin.example.com".
-	begin := time.Now()
-	s.writePolicy("20-admin.yaml", virtualServiceDoc("istio-system", "admin", "gw",
-		[]string{"admin.example.com"}, httpRule("admin", "")))
-	d := s.waitRows("review 3: istio-system VirtualService binds ./admin.example.com", begin, stepDeadline, []row{
+	s.apply("review 3: istio-system VirtualService binds ./admin.example.com", func() {
+		s.writePolicy("20-admin.yaml", virtualServiceDoc("istio-system", "admin", "gw",
+			[]string{"admin.example.com"}, httpRule("admin", "")))
+	},
 		routedTo("admin.example.com", "/", "admin"),
 		routedTo("admin.example.com", "/admin", "admin"),
 		routedTo("open.example.com", "/", "hijack"),
-	})
-	t.Logf("apply latency: step=admin-vs ms=%d", d.Milliseconds())
+	)
 	s.assertNoNACKs()
 }
 
@@ -303,8 +275,6 @@ func TestReviewGatewayHostNamespace(t *testing.T) {
 // VirtualService host matches a Host header that carries a port, any port,
 // like Istio's gateway (ignore_port_in_host_matching); exact hosts too.
 func TestReviewWildcardHostWithPort(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
 	s := newStack(t)
 	s.writePolicy("00-gateway.yaml", gatewayDoc("default", "gw", "*.example.com"))
 	s.writePolicy("10-wild.yaml", virtualServiceDoc("default", "wild", "gw",
@@ -335,8 +305,6 @@ func TestReviewWildcardHostWithPort(t *testing.T) {
 // and keeps its place. Each step changes a-frontend's destination, so it
 // cannot pass on the previous configuration.
 func TestReviewCatchAllOrder(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
 	s := newStack(t)
 	const host = "shop.example.com"
 	frontend := func(dest, match string) string {
@@ -377,11 +345,7 @@ func TestReviewCatchAllOrder(t *testing.T) {
 	}
 	dest := []string{"front2", "front1", "front2"}
 	for i, st := range steps {
-		name := "review 6: " + st.name
-		begin := time.Now()
-		s.writePolicy("10-a-frontend.yaml", frontend(dest[i], st.match))
-		d := s.waitRows(name, begin, stepDeadline, st.rows)
-		t.Logf("apply latency: step=%s ms=%d", name, d.Milliseconds())
+		s.apply("review 6: "+st.name, func() { s.writePolicy("10-a-frontend.yaml", frontend(dest[i], st.match)) }, st.rows...)
 	}
 	s.assertNoNACKs()
 }
@@ -393,14 +357,12 @@ func TestReviewCatchAllOrder(t *testing.T) {
 // nothing (the last good Set stays, no NACK) until it is fixed.
 // outputPayloadToHeader and fromHeaders[].name get the same check.
 func TestReviewInvalidOutputHeader(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
 	s := newStack(t)
 	const issuerC = "https://c.example.com"
 	ka := newKeyPair(t, s.dir, "issuer-a", false)
 	kc := newKeyPair(t, s.dir, "issuer-c", false)
-	tokA := cli(t, s.bin, "token", "--key", ka.priv, "--iss", issuer, "--sub", subject)
-	tokC := cli(t, s.bin, "token", "--key", kc.priv, "--iss", issuerC, "--sub", "c-user")
+	tokA := token(t, s.bin, ka, "--iss", issuer, "--sub", subject)
+	tokC := token(t, s.bin, kc, "--iss", issuerC, "--sub", "c-user")
 	jwksC := jwksFor(t, s.bin, kc)
 	withHeader := func(field string) string {
 		return requestAuthn("issuer-c", jwtRule(issuerC, jwksC, field))
@@ -432,28 +394,20 @@ func TestReviewInvalidOutputHeader(t *testing.T) {
 		}
 	}
 
-	httpbinPort := startHTTPBin(t)
-	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
+	s.writeExample("00-gateway.yaml", "")
 	s.writePolicy("10-issuer-a.yaml", requestAuthn("issuer-a", jwtRule(issuer, jwksFor(t, s.bin, ka))))
-	s.startJWTGate(httpbinPort)
-	start := time.Now()
-	s.startEnvoy("envoy-local.yaml")
+	s.serve("envoy-local.yaml")
 	before := []row{
 		{name: "issuer A token", path: "/headers", auth: bearer(tokA), want: 200},
 		{name: "issuer C token (no rule in force)", path: "/headers", auth: bearer(tokC), want: 401,
 			challengeContains: `error="invalid_token"`},
 		{name: "no token", want: 200},
 	}
-	d := s.waitRows("cold start", start, reviewColdStart, before)
-	t.Logf("cold start: %d ms", d.Milliseconds())
+	s.coldStart("cold start", before...)
 
 	// Applied, the bad file would turn every issuer C request into 503
 	// (invalid header name); rejected, issuer C stays unknown (401).
-	s.writePolicy("15-bad-header.yaml", bad)
-	s.holdRows("review 7: bad header name dropped in", 2*time.Second, before)
-	if log, _ := os.ReadFile(s.jwtgate.log); !strings.Contains(string(log), "15-bad-header.yaml") {
-		t.Errorf("jwtgate did not log the rejected file 15-bad-header.yaml")
-	}
+	s.dropRejected("review 7: bad header name dropped in", "15-bad-header.yaml", bad, before)
 	out, errOut, code := cliResult(s.bin, "validate", s.policies)
 	if want := fmt.Sprintf("15-bad-header.yaml:%d:", lineOf(t, bad, `header: "x bad"`)); code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("jwtgate validate on the watched folder: exit %d, want 1 naming %q:\n%s%s", code, want, out, errOut)
@@ -461,14 +415,13 @@ func TestReviewInvalidOutputHeader(t *testing.T) {
 	s.assertNoNACKs()
 
 	// Fixed, the same rule applies: issuer C passes and its claim arrives.
-	begin := time.Now()
-	s.writePolicy("15-bad-header.yaml", withHeader("outputClaimToHeaders:\n  - header: x-good\n    claim: sub"))
-	d = s.waitRows("review 7: header name fixed", begin, stepDeadline, []row{
-		{name: "issuer C token, claim in x-good", path: "/headers", auth: bearer(tokC), want: 200,
+	s.apply("review 7: header name fixed", func() {
+		s.writePolicy("15-bad-header.yaml", withHeader("outputClaimToHeaders:\n  - header: x-good\n    claim: sub"))
+	},
+		row{name: "issuer C token, claim in x-good", path: "/headers", auth: bearer(tokC), want: 200,
 			verify: backendGot("x-good", "c-user")},
-		{name: "issuer A token", path: "/headers", auth: bearer(tokA), want: 200, verify: backendLacks("x-good")},
-	})
-	t.Logf("apply latency: step=fixed-header ms=%d", d.Milliseconds())
+		row{name: "issuer A token", path: "/headers", auth: bearer(tokA), want: 200, verify: backendLacks("x-good")},
+	)
 	s.assertNoNACKs()
 }
 

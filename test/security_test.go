@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // secTokens are the tokens of the security cases.
@@ -23,9 +22,7 @@ func mintSecTokens(t *testing.T, bin, dir string) secTokens {
 	t.Helper()
 	ka := newKeyPair(t, dir, "issuer-a", false)
 	kb := newKeyPair(t, dir, "issuer-b", false)
-	tok := func(k keyPair, args ...string) string {
-		return cli(t, bin, append([]string{"token", "--key", k.priv}, args...)...)
-	}
+	tok := func(k keyPair, args ...string) string { return token(t, bin, k, args...) }
 	return secTokens{
 		a:           tok(ka, "--iss", issuer),
 		aSub:        tok(ka, "--iss", issuer, "--sub", subject),
@@ -46,8 +43,6 @@ func mintSecTokens(t *testing.T, bin, dir string) secTokens {
 // at least one request whose answer differs from the step before, so a
 // step cannot pass on the previous configuration.
 func TestSecurityCases(t *testing.T) {
-	requireE2E(t)
-	envoyPath(t)
 	s := newStack(t)
 	tk := mintSecTokens(t, s.bin, s.dir)
 
@@ -81,38 +76,25 @@ func TestSecurityCases(t *testing.T) {
 		return r
 	}
 
-	httpbinPort := startHTTPBin(t)
-	s.writePolicy("00-gateway.yaml", render(t, "00-gateway.yaml", ""))
+	s.writeExample("00-gateway.yaml", "")
 	s.writePolicy("10-jwt.yaml", bothIssuers)
 	s.writePolicy("20-authz.yaml", requireJWT)
-	s.startJWTGate(httpbinPort)
-	start := time.Now()
-	s.startEnvoy("envoy-local.yaml")
+	s.serve("envoy-local.yaml")
 
 	// Two issuers, B with an audience: either issuer's token passes, an
 	// unknown issuer gets 401, B's token for another audience gets Envoy's
 	// 403 from jwt_authn.
-	cold := s.waitRows("two issuers, audiences (cold start)", start, 30*time.Second, []row{
+	s.coldStart("two issuers, audiences (cold start)",
 		ok("issuer A", bearer(tk.a)),
 		ok("issuer B, matching aud", bearer(tk.bAud)),
-		{name: "issuer A in ?access_token=", path: "/get?access_token=" + tk.a, want: 200},
-		{name: "issuer B, other aud", auth: bearer(tk.bOther), want: 403,
+		row{name: "issuer A in ?access_token=", path: "/get?access_token=" + tk.a, want: 200},
+		row{name: "issuer B, other aud", auth: bearer(tk.bOther), want: 403,
 			challengeContains: invalid, bodyContains: "Audiences in Jwt are not allowed"},
 		badToken("unknown issuer", row{auth: bearer(tk.unknownIss)}),
 		missing("no JWT", row{}),
-	})
-	t.Logf("cold start: %d ms", cold.Milliseconds())
-	s.waitHTTP("jwtgate /readyz", "http://"+hostPort(s.httpPort)+"/readyz", 5*time.Second)
-
-	var latencies []time.Duration
-	apply := func(step string, change func(), rows ...row) {
-		t.Helper()
-		start := time.Now()
-		change()
-		d := s.waitRows(step, start, stepDeadline, rows)
-		t.Logf("apply latency: step=%s ms=%d", step, d.Milliseconds())
-		latencies = append(latencies, d)
-	}
+	)
+	s.waitReady()
+	apply := s.apply
 
 	// fromHeaders replaces the default locations: the Authorization header
 	// and ?access_token= are not read at all (a token there counts as
@@ -207,7 +189,7 @@ func TestSecurityCases(t *testing.T) {
 	)
 
 	s.assertNoNACKs()
-	logLatencies(t, "security", latencies)
+	s.logLatencies("security")
 }
 
 // statSum is the sum of Envoy's counters whose name contains filter.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,9 @@ const gatewayServerPort = 80
 
 // stepDeadline bounds the wait for a policy change to show at the gateway.
 const stepDeadline = 10 * time.Second
+
+// coldStartDeadline bounds the wait for a fresh Envoy's first configuration.
+const coldStartDeadline = 30 * time.Second
 
 // stack is one jwtgate serving one Envoy in front of one httpbin, all on
 // 127.0.0.1 with free ports, with a temp policy directory jwtgate watches.
@@ -33,12 +37,18 @@ type stack struct {
 
 	jwtgate *proc
 	envoy   *proc
+
+	envoyStarted time.Time       // when startEnvoy ran (coldStart measures from it)
+	latencies    []time.Duration // of every apply, for logLatencies
 }
 
-// newStack prepares ports, directories and httpbin; nothing runs yet except
-// httpbin. bootstrap names a file in envoy-config/.
+// newStack prepares ports and directories for an end-to-end test; nothing
+// runs yet. It skips the test when the caller opted out (JWTGATE_E2E=0)
+// and fails it when there is no Envoy binary.
 func newStack(t *testing.T) *stack {
 	t.Helper()
+	requireE2E(t)
+	envoyPath(t)
 	dir := t.TempDir()
 	s := &stack{
 		t:           t,
@@ -96,12 +106,63 @@ func (s *stack) startEnvoy(bootstrap string) {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	s.envoyStarted = time.Now()
 	s.envoy = startProc(t, "envoy", filepath.Join(s.dir, "envoy.log"), envoyPath(t),
 		"-c", path,
 		"--use-dynamic-base-id", "--disable-hot-restart",
 		"--concurrency", "1", "--drain-time-s", "1",
 		"-l", "info", "--component-log-level", "main:warning",
 	)
+}
+
+// serve starts httpbin, jwtgate (with extra serve flags, if any; httpbin
+// is the upstream of the guide's VirtualService) and Envoy on
+// envoy-config/<bootstrap>, over the policies written so far. It does not
+// wait for Envoy's configuration: coldStart does.
+func (s *stack) serve(bootstrap string, serveArgs ...string) {
+	s.t.Helper()
+	s.startJWTGate(startHTTPBin(s.t), serveArgs...)
+	s.startEnvoy(bootstrap)
+}
+
+// coldStart waits (up to coldStartDeadline after Envoy started) until every
+// row holds, logs how long Envoy took and returns it.
+func (s *stack) coldStart(step string, rows ...row) time.Duration {
+	s.t.Helper()
+	d := s.waitRows(step, s.envoyStarted, coldStartDeadline, rows)
+	s.t.Logf("cold start: step=%q ms=%d", step, d.Milliseconds())
+	return d
+}
+
+// waitReady waits for jwtgate's /readyz.
+func (s *stack) waitReady() {
+	s.t.Helper()
+	s.waitHTTP("jwtgate /readyz", "http://"+hostPort(s.httpPort)+"/readyz", 5*time.Second)
+}
+
+// apply runs change (a file change in the watched directory), waits until
+// every row holds at the gateway, logs the apply latency and records it for
+// logLatencies.
+func (s *stack) apply(step string, change func(), rows ...row) time.Duration {
+	s.t.Helper()
+	start := time.Now()
+	change()
+	d := s.waitRows(step, start, stepDeadline, rows)
+	s.t.Logf("apply latency: step=%s ms=%d", step, d.Milliseconds())
+	s.latencies = append(s.latencies, d)
+	return d
+}
+
+// logLatencies logs min/median/max of the latencies of every apply.
+func (s *stack) logLatencies(suite string) {
+	s.t.Helper()
+	if len(s.latencies) == 0 {
+		return
+	}
+	sorted := slices.Clone(s.latencies)
+	slices.Sort(sorted)
+	s.t.Logf("apply latency summary: suite=%s steps=%d min_ms=%d median_ms=%d max_ms=%d",
+		suite, len(sorted), sorted[0].Milliseconds(), sorted[len(sorted)/2].Milliseconds(), sorted[len(sorted)-1].Milliseconds())
 }
 
 // waitHTTP polls url until it answers 200.
@@ -193,6 +254,18 @@ func (s *stack) holdRows(step string, period time.Duration, rows []row) {
 				t.Fatalf("step %s: behaviour changed: %s", step, msg)
 			}
 		}
+	}
+}
+
+// dropRejected writes a file jwtgate must reject into the watched
+// directory and asserts that the last good configuration stays in force
+// (every row keeps holding for 2s) and that jwtgate's log names the file.
+func (s *stack) dropRejected(step, name, content string, rows []row) {
+	s.t.Helper()
+	s.writePolicy(name, content)
+	s.holdRows(step, 2*time.Second, rows)
+	if log, _ := os.ReadFile(s.jwtgate.log); !strings.Contains(string(log), name) {
+		s.t.Errorf("step %s: jwtgate did not log the rejected file %s", step, name)
 	}
 }
 
