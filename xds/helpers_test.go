@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,8 @@ import (
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -62,6 +65,9 @@ func (f *fake) translate(set *policies.Set, id policies.Identity) (*translate.Re
 	f.mu.Unlock()
 	if failing && (ns == "*" || ns == id.Namespace) {
 		return nil, errors.New("translation failed on purpose")
+	}
+	if set.Hash == "nolisteners" {
+		return &translate.Resources{Clusters: []*clusterv3.Cluster{{Name: "c-" + id.Namespace}}}, nil
 	}
 	if set.Hash == "inconsistent" {
 		res := resourcesFor("x")
@@ -184,7 +190,8 @@ func (h *harness) sotw(t *testing.T) (*stream[discoverygrpc.DiscoveryRequest, di
 	return &stream[discoverygrpc.DiscoveryRequest, discoverygrpc.DiscoveryResponse]{st.Send, newInbox(st)}, cancel
 }
 
-func (h *harness) delta(t *testing.T) *stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse] {
+// delta opens a raw Delta ADS stream; cancel closes it.
+func (h *harness) delta(t *testing.T) (*stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse], context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := discoverygrpc.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources(ctx)
@@ -192,7 +199,7 @@ func (h *harness) delta(t *testing.T) *stream[discoverygrpc.DeltaDiscoveryReques
 		t.Fatal(err)
 	}
 	t.Cleanup(cancel)
-	return &stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse]{st.Send, newInbox(st)}
+	return &stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse]{st.Send, newInbox(st)}, cancel
 }
 
 // inbox delivers a stream's messages through one reader goroutine, so a
@@ -283,4 +290,186 @@ type corev3Node = corev3.Node
 
 func identity(ns string, labels map[string]string) policies.Identity {
 	return policies.Identity{Namespace: ns, Labels: labels}
+}
+
+// clock is a settable time source for Server.now.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// fakeClock makes h.srv use a clock that moves only when told.
+func (h *harness) fakeClock() *clock {
+	c := &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+	h.srv.mu.Lock()
+	h.srv.now = c.now
+	h.srv.mu.Unlock()
+	return c
+}
+
+// routeNames are the RDS names the listeners of a listener response use.
+func routeNames(t *testing.T, resources []*anypb.Any) []string {
+	t.Helper()
+	var names []string
+	for _, a := range resources {
+		var l listenerv3.Listener
+		if err := a.UnmarshalTo(&l); err != nil {
+			t.Fatal(err)
+		}
+		for _, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				var hcm hcmv3.HttpConnectionManager
+				if err := f.GetTypedConfig().UnmarshalTo(&hcm); err != nil {
+					t.Fatal(err)
+				}
+				names = append(names, hcm.GetRds().GetRouteConfigName())
+			}
+		}
+	}
+	return names
+}
+
+// sotwEnvoy plays a SotW Envoy with our bootstrap on one ADS stream: CDS
+// and LDS wildcard, RDS for the route names its listeners use; every
+// response is ACKed.
+type sotwEnvoy struct {
+	st     *stream[discoverygrpc.DiscoveryRequest, discoverygrpc.DiscoveryResponse]
+	routes []string
+	last   map[string]*discoverygrpc.DiscoveryResponse
+}
+
+// newSotwEnvoy opens a stream for node and subscribes to CDS and LDS.
+func newSotwEnvoy(t *testing.T, h *harness, n *corev3.Node) (*sotwEnvoy, context.CancelFunc) {
+	t.Helper()
+	st, cancel := h.sotw(t)
+	e := &sotwEnvoy{st: st, last: map[string]*discoverygrpc.DiscoveryResponse{}}
+	st.Send(&discoverygrpc.DiscoveryRequest{Node: n, TypeUrl: resource.ClusterType})
+	st.Send(&discoverygrpc.DiscoveryRequest{TypeUrl: resource.ListenerType})
+	return e, cancel
+}
+
+// pump answers responses until none arrives for quiet; it returns how
+// many it handled. nack, when set, returns a message for each response to
+// reject ("" to ACK it).
+func (e *sotwEnvoy) pump(t *testing.T, quiet time.Duration, nack func(*discoverygrpc.DiscoveryResponse) string) int {
+	t.Helper()
+	n := 0
+	for {
+		m, ok := recv(t, e.st.inbox, quiet)
+		if !ok {
+			return n
+		}
+		n++
+		req := &discoverygrpc.DiscoveryRequest{TypeUrl: m.GetTypeUrl(), ResponseNonce: m.GetNonce()}
+		if m.GetTypeUrl() == resource.RouteType {
+			req.ResourceNames = e.routes
+		}
+		if nack != nil {
+			if msg := nack(m); msg != "" {
+				// A NACK names the last accepted version, as Envoy does.
+				if prev := e.last[m.GetTypeUrl()]; prev != nil {
+					req.VersionInfo = prev.GetVersionInfo()
+				}
+				req.ErrorDetail = &rpcstatus.Status{Message: msg}
+				e.st.Send(req)
+				continue
+			}
+		}
+		req.VersionInfo = m.GetVersionInfo()
+		e.last[m.GetTypeUrl()] = m
+		e.st.Send(req)
+		if m.GetTypeUrl() == resource.ListenerType {
+			if names := routeNames(t, m.GetResources()); !slices.Equal(names, e.routes) {
+				e.routes = names
+				r := &discoverygrpc.DiscoveryRequest{TypeUrl: resource.RouteType, ResourceNames: names}
+				if prev := e.last[resource.RouteType]; prev != nil {
+					r.VersionInfo, r.ResponseNonce = prev.GetVersionInfo(), prev.GetNonce()
+				}
+				e.st.Send(r)
+			}
+		}
+	}
+}
+
+// deltaEnvoy plays a Delta Envoy: CDS and LDS wildcard, RDS subscribed to
+// the route names its listeners use; every response is ACKed.
+type deltaEnvoy struct {
+	st     *stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse]
+	routes []string
+}
+
+func newDeltaEnvoy(t *testing.T, h *harness, n *corev3.Node) *deltaEnvoy {
+	t.Helper()
+	st, _ := h.delta(t)
+	st.Send(&discoverygrpc.DeltaDiscoveryRequest{Node: n, TypeUrl: resource.ClusterType})
+	st.Send(&discoverygrpc.DeltaDiscoveryRequest{TypeUrl: resource.ListenerType})
+	return &deltaEnvoy{st: st}
+}
+
+// pump answers responses until none arrives for quiet.
+func (e *deltaEnvoy) pump(t *testing.T, quiet time.Duration) int {
+	t.Helper()
+	n := 0
+	for {
+		m, ok := recv(t, e.st.inbox, quiet)
+		if !ok {
+			return n
+		}
+		n++
+		e.st.Send(&discoverygrpc.DeltaDiscoveryRequest{TypeUrl: m.GetTypeUrl(), ResponseNonce: m.GetNonce()})
+		if m.GetTypeUrl() != resource.ListenerType {
+			continue
+		}
+		var all []*anypb.Any
+		for _, r := range m.GetResources() {
+			all = append(all, r.GetResource())
+		}
+		names := routeNames(t, all)
+		var sub, unsub []string
+		for _, r := range names {
+			if !slices.Contains(e.routes, r) {
+				sub = append(sub, r)
+			}
+		}
+		for _, r := range e.routes {
+			if !slices.Contains(names, r) {
+				unsub = append(unsub, r)
+			}
+		}
+		if len(sub)+len(unsub) > 0 {
+			e.routes = names
+			e.st.Send(&discoverygrpc.DeltaDiscoveryRequest{TypeUrl: resource.RouteType,
+				ResourceNamesSubscribe: sub, ResourceNamesUnsubscribe: unsub})
+		}
+	}
+}
+
+// logCount counts the log lines that contain every fragment.
+func logCount(logs string, fragments ...string) int {
+	n := 0
+	for _, line := range strings.Split(logs, "\n") {
+		all := true
+		for _, f := range fragments {
+			if !strings.Contains(line, f) {
+				all = false
+				break
+			}
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -44,17 +45,45 @@ type Server struct {
 	metrics   *Metrics
 	ready     atomic.Bool
 
+	// now is the clock for timings and status; tests may replace it.
+	now func() time.Time
+
+	// mu guards everything below, the callbacks' stream states included.
 	mu      sync.Mutex
-	set     *policies.Set          // last Set accepted by Update
-	groups  map[string]*group      // by GroupKey
-	streams map[int64]*streamState // open streams, SotW and Delta
+	set     *policies.Set              // last Set accepted by Update
+	groups  map[string]*group          // by GroupKey
+	streams map[streamKey]*streamState // open streams, SotW and Delta
 }
 
 // group is the gateways sharing one identity, hence one snapshot.
 type group struct {
 	id      policies.Identity
 	streams int
-	version string // "" until a snapshot is set
+	version string            // "" until a snapshot is set
+	snap    *cachev3.Snapshot // the snapshot at version
+	// setAt is when recent versions were produced: the start of the Update
+	// (or the first connection) that built them, newest last.
+	setAt    []versionTime
+	lastNACK *NACKStatus
+}
+
+type versionTime struct {
+	version string
+	at      time.Time
+}
+
+// maxVersionTimes bounds a group's version history: an Envoy that ACKs a
+// version older than these is far behind anyway.
+const maxVersionTimes = 8
+
+// producedAt returns when version was produced, if it is recent.
+func (g *group) producedAt(version string) (time.Time, bool) {
+	for i := len(g.setAt) - 1; i >= 0; i-- {
+		if g.setAt[i].version == version {
+			return g.setAt[i].at, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // New returns a Server that translates with tr and logs to logger.
@@ -68,8 +97,9 @@ func New(tr TranslateFunc, logger *slog.Logger) *Server {
 		translate: tr,
 		cancel:    cancel,
 		metrics:   &Metrics{},
+		now:       time.Now,
 		groups:    map[string]*group{},
-		streams:   map[int64]*streamState{},
+		streams:   map[streamKey]*streamState{},
 	}
 	s.metrics.ready = s.Ready
 	cpLog := cpLogger{logger}
@@ -101,7 +131,10 @@ func (s *Server) Ready() bool { return s.ready.Load() }
 // Update translates set for every connected gateway group. Only when every
 // translation succeeds and every snapshot is consistent are the snapshots
 // replaced; otherwise the error is returned and all old snapshots stay.
-// The set is remembered for groups that connect later.
+// The set is remembered for groups that connect later. It logs "policy set
+// accepted" with the number of groups and how many of them changed (a set
+// that changes nothing for any Envoy says changed=0), and "snapshot updated"
+// for each group whose version changed.
 func (s *Server) Update(set *policies.Set) error {
 	if set == nil {
 		s.metrics.reload(false, "")
@@ -109,6 +142,7 @@ func (s *Server) Update(set *policies.Set) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	start := s.now()
 
 	keys := make([]string, 0, len(s.groups))
 	for k := range s.groups {
@@ -125,15 +159,21 @@ func (s *Server) Update(set *policies.Set) error {
 		snaps[i] = snap
 	}
 	var errs []error
+	changed := 0
 	for i, k := range keys {
-		if err := s.apply(k, s.groups[k], snaps[i]); err != nil {
+		ok, err := s.apply(k, s.groups[k], snaps[i], start)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if ok {
+			changed++
 		}
 	}
 	s.set = set
 	s.ready.Store(true)
 	s.metrics.reload(true, set.Hash)
-	s.log.Info("policy set pushed", "hash", set.Hash, "gateway_groups", len(keys))
+	s.log.Info("policy set accepted", "hash", set.Hash, "groups", len(keys), "changed", changed,
+		"took", s.now().Sub(start).Round(time.Microsecond))
 	return errors.Join(errs...)
 }
 
@@ -164,27 +204,38 @@ func (s *Server) build(set *policies.Set, id policies.Identity) (*cachev3.Snapsh
 	return snap, nil
 }
 
-// apply sets snap for group key unless it already has that version.
-// The caller holds s.mu.
-func (s *Server) apply(key string, g *group, snap *cachev3.Snapshot) error {
+// apply sets snap for group key unless it already has that version, and
+// reports whether it did. at is when the Update (or connection) that built
+// snap began. A snapshot without listeners is warned about: the group's
+// Envoys then serve nothing. The caller holds s.mu.
+func (s *Server) apply(key string, g *group, snap *cachev3.Snapshot, at time.Time) (bool, error) {
 	version := snap.GetVersion(resource.ListenerType)
 	if version == g.version {
-		return nil
+		return false, nil
 	}
 	if err := s.cache.SetSnapshot(context.Background(), key, snap); err != nil {
-		return fmt.Errorf("gateway %s: set snapshot: %w", key, err)
+		return false, fmt.Errorf("gateway %s: set snapshot: %w", key, err)
 	}
-	g.version = version
+	previous := g.version
+	g.version, g.snap = version, snap
+	g.setAt = append(g.setAt, versionTime{version, at})
+	if n := len(g.setAt) - maxVersionTimes; n > 0 {
+		g.setAt = append(g.setAt[:0], g.setAt[n:]...)
+	}
 	s.metrics.snapshotUpdates.Add(1)
-	s.log.Info("snapshot updated", "group", key, "version", version)
-	return nil
+	s.log.Info("snapshot updated", "group", key, "version", version, "previous", previous)
+	if len(snap.GetResources(resource.ListenerType)) == 0 {
+		s.log.Warn(fmt.Sprintf("gateway group %s matches no Gateway: Envoy gets no listeners; "+
+			"check node.metadata.labels against Gateway spec.selector", key),
+			"group", key, "version", version)
+	}
+	return true, nil
 }
 
 // join adds a stream to its node's group. A group seen for the first time
 // is translated from the last Set at once, before its first watch opens.
+// The caller holds s.mu.
 func (s *Server) join(st *streamState) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	g, ok := s.groups[st.group]
 	if !ok {
 		g = &group{id: st.identity}
@@ -192,7 +243,7 @@ func (s *Server) join(st *streamState) {
 		if s.set != nil {
 			snap, err := s.build(s.set, g.id)
 			if err == nil {
-				err = s.apply(st.group, g, snap)
+				_, err = s.apply(st.group, g, snap, s.now())
 			}
 			if err != nil {
 				s.log.Error("cannot build configuration for new gateway group",
@@ -204,10 +255,8 @@ func (s *Server) join(st *streamState) {
 }
 
 // leave removes a stream from its group and clears the group's snapshot
-// when its last stream closes.
+// when its last stream closes. The caller holds s.mu.
 func (s *Server) leave(st *streamState) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	g, ok := s.groups[st.group]
 	if !ok {
 		return
@@ -216,7 +265,7 @@ func (s *Server) leave(st *streamState) {
 	if g.streams <= 0 {
 		delete(s.groups, st.group)
 		s.cache.ClearSnapshot(st.group)
-		s.log.Debug("gateway group gone, snapshot cleared", "group", st.group)
+		s.log.Info("gateway group gone, snapshot cleared", "group", st.group)
 	}
 }
 

@@ -66,9 +66,13 @@ func TestAckUpdateNackWithADSClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "ACK counted", func() bool { return h.srv.Metrics().ACKs() == 1 })
-	if !logHas(h.logs.String(), "level=INFO", `msg="envoy applied"`, "node=gw-1",
+	if !logHas(h.logs.String(), "level=DEBUG", `msg="xds ACK"`, "node=gw-1",
 		"type="+resource.ClusterType, "version="+versionOf(t, "istio-system-v1")) {
-		t.Errorf("no 'envoy applied' log line:\n%s", h.logs)
+		t.Errorf("no 'xds ACK' log line:\n%s", h.logs)
+	}
+	// Only clusters are ACKed: Envoy has not applied the version yet.
+	if logHas(h.logs.String(), `msg="envoy applied"`) {
+		t.Errorf("'envoy applied' before listeners and routes were ACKed:\n%s", h.logs)
 	}
 
 	// A new set is pushed to the connected client.
@@ -174,7 +178,7 @@ func TestEqualIdentitiesShareOneSnapshot(t *testing.T) {
 func TestDeltaStream(t *testing.T) {
 	h := newHarness(t)
 	h.srv.Update(set("v1"))
-	st := h.delta(t)
+	st, _ := h.delta(t)
 	st.Send(&discoverygrpc.DeltaDiscoveryRequest{Node: gatewayNode(t, "gw-d"), TypeUrl: resource.ClusterType})
 	m := mustRecv(t, st.inbox)
 	if len(m.GetResources()) != 1 || m.GetResources()[0].GetName() != "c-istio-system-v1" {
@@ -185,8 +189,8 @@ func TestDeltaStream(t *testing.T) {
 	}
 	st.Send(&discoverygrpc.DeltaDiscoveryRequest{TypeUrl: resource.ClusterType, ResponseNonce: m.GetNonce()})
 	eventually(t, "delta ACK", func() bool { return h.srv.Metrics().ACKs() == 1 })
-	if !logHas(h.logs.String(), `msg="envoy applied"`, "node=gw-d", "version="+versionOf(t, "istio-system-v1")) {
-		t.Errorf("no delta 'envoy applied' line:\n%s", h.logs)
+	if !logHas(h.logs.String(), `msg="xds ACK"`, "node=gw-d", "version="+versionOf(t, "istio-system-v1")) {
+		t.Errorf("no delta 'xds ACK' line:\n%s", h.logs)
 	}
 
 	h.srv.Update(set("v2"))
