@@ -2,7 +2,6 @@ package translate
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -10,10 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 	"gopkg.in/yaml.v3"
-	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/jwtgate/jwtgate/policies"
 )
@@ -30,6 +26,7 @@ type caseHeader struct {
 		Labels    map[string]string `yaml:"labels"`
 	} `yaml:"identity"`
 	Options struct {
+		ListenerAddress   string            `yaml:"listenerAddress"`
 		RootNamespace     string            `yaml:"rootNamespace"`
 		PortOffset        int32             `yaml:"portOffset"`
 		Resolve           map[string]string `yaml:"resolve"`
@@ -48,6 +45,7 @@ func (h caseHeader) identity() policies.Identity {
 func (h caseHeader) options() Options {
 	o := h.Options
 	return Options{
+		ListenerAddress:   o.ListenerAddress,
 		RootNamespace:     o.RootNamespace,
 		PortOffset:        o.PortOffset,
 		Resolve:           o.Resolve,
@@ -106,7 +104,10 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("translate: %v", err)
 			}
 			validateAll(t, res)
-			got := renderYAML(t, res)
+			got, err := MarshalYAML(res)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := strings.TrimSuffix(file, ".in.yaml") + ".out.yaml"
 			if *update {
 				if err := os.WriteFile(want, got, 0o644); err != nil {
@@ -160,43 +161,6 @@ func validateAll(t *testing.T, res *Resources) {
 	for _, c := range res.Clusters {
 		check("cluster "+c.GetName(), c)
 	}
-}
-
-// renderYAML is every resource as YAML (protojson, then YAML), sections
-// and resources in name order.
-func renderYAML(t *testing.T, res *Resources) []byte {
-	t.Helper()
-	section := func(ms []proto.Message) []json.RawMessage {
-		out := []json.RawMessage{}
-		for _, m := range ms {
-			b, err := protojson.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, b)
-		}
-		return out
-	}
-	var ls, rs, cs []proto.Message
-	for _, l := range res.Listeners {
-		ls = append(ls, l)
-	}
-	for _, r := range res.Routes {
-		rs = append(rs, r)
-	}
-	for _, c := range res.Clusters {
-		cs = append(cs, c)
-	}
-	all := map[string][]json.RawMessage{"listeners": section(ls), "routes": section(rs), "clusters": section(cs)}
-	j, err := json.Marshal(all)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := sigsyaml.JSONToYAML(j)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return y
 }
 
 // firstDiff shows the first differing line of two texts.

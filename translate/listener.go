@@ -12,14 +12,16 @@ import (
 // hcmFilterName is Envoy's HTTP connection manager network filter.
 const hcmFilterName = "envoy.filters.network.http_connection_manager"
 
-// listenerName is the name of the listener on an Envoy port.
-func listenerName(port uint32) string {
-	return fmt.Sprintf("0.0.0.0_%d", port)
+// listenerName is the name of the listener on an address and Envoy port,
+// as Istio names them: "0.0.0.0_8080", "::_8080".
+func listenerName(addr string, port uint32) string {
+	return fmt.Sprintf("%s_%d", addr, port)
 }
 
-// buildListener is the listener on 0.0.0.0:port with one HTTP connection
-// manager that takes its routes from RDS over ADS, and the edge buffer
-// limit (hardening.go).
+// buildListener is the listener on opts.ListenerAddress:port with one HTTP
+// connection manager that takes its routes from RDS over ADS, and the edge
+// buffer limit (hardening.go). On "::" it also accepts IPv4 (ipv4_compat),
+// so "::" means every address as "0.0.0.0" does for IPv4.
 func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, error) {
 	h, err := connectionManager(port, c, opts)
 	if err != nil {
@@ -29,9 +31,13 @@ func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, e
 	if err != nil {
 		return nil, err
 	}
+	addr := socketAddress(opts.ListenerAddress, port)
+	if opts.ListenerAddress == "::" {
+		addr.GetSocketAddress().Ipv4Compat = true
+	}
 	return &listenerv3.Listener{
-		Name:                          listenerName(port),
-		Address:                       socketAddress("0.0.0.0", port),
+		Name:                          listenerName(opts.ListenerAddress, port),
+		Address:                       addr,
 		PerConnectionBufferLimitBytes: wrapperspb.UInt32(connectionBufferLimit),
 		FilterChains: []*listenerv3.FilterChain{{
 			Filters: []*listenerv3.Filter{{
@@ -67,7 +73,7 @@ func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, e
 // (localreply.go). hardenEdge adds Envoy's edge-proxy limits and timeouts.
 func connectionManager(port uint32, c *chain, opts Options) (*hcmv3.HttpConnectionManager, error) {
 	h := &hcmv3.HttpConnectionManager{
-		StatPrefix: listenerName(port),
+		StatPrefix: listenerName(opts.ListenerAddress, port),
 		CodecType:  hcmv3.HttpConnectionManager_AUTO,
 		RouteSpecifier: &hcmv3.HttpConnectionManager_Rds{Rds: &hcmv3.Rds{
 			ConfigSource: &corev3.ConfigSource{

@@ -13,6 +13,7 @@ package translate
 
 import (
 	"fmt"
+	"net/netip"
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -25,11 +26,21 @@ import (
 // gateways send it.
 const DefaultServerName = "istio-envoy"
 
+// DefaultListenerAddress is the address every listener binds by default:
+// all IPv4 addresses, as an Istio gateway's listeners.
+const DefaultListenerAddress = "0.0.0.0"
+
 // Options are the settings that shape translation (from flags/env).
 type Options struct {
 	// RootNamespace: a security policy there without selector applies to all
 	// gateways. Default policies.DefaultRootNamespace.
 	RootNamespace string
+	// ListenerAddress is the IP address every listener binds (an IP literal
+	// without zone: "0.0.0.0", "127.0.0.1", "::"); it also names the
+	// listeners, Istio style: "<address>_<port>". "::" binds IPv6 and IPv4
+	// (ipv4_compat). Default DefaultListenerAddress. Translate rejects
+	// anything else; cmd checks it at startup with CheckListenerAddress.
+	ListenerAddress string
 	// PortOffset is added to every Gateway server port for the Envoy listener
 	// (80 + 8000 = 8080), so local runs need no root. Default 0.
 	PortOffset int32
@@ -69,6 +80,9 @@ func (o Options) withDefaults() Options {
 	if o.ServerName == "" {
 		o.ServerName = DefaultServerName
 	}
+	if o.ListenerAddress == "" {
+		o.ListenerAddress = DefaultListenerAddress
+	}
 	if o.NoTokenStatus == 0 {
 		o.NoTokenStatus = 401
 	}
@@ -85,6 +99,11 @@ func Translate(set *policies.Set, id policies.Identity, opts Options) (*Resource
 	if opts.NoTokenStatus != 401 && opts.NoTokenStatus != 403 {
 		return nil, fmt.Errorf("translate: no-token status must be 401 or 403, got %d", opts.NoTokenStatus)
 	}
+	addr, err := CheckListenerAddress(opts.ListenerAddress)
+	if err != nil {
+		return nil, fmt.Errorf("translate: %w", err)
+	}
+	opts.ListenerAddress = addr
 
 	filters, err := httpFilters(set, id, opts)
 	if err != nil {
@@ -114,4 +133,14 @@ func Translate(set *policies.Set, id policies.Identity, opts Options) (*Resource
 	sortByName(res.Listeners, func(l *listenerv3.Listener) string { return l.GetName() })
 	sortByName(res.Routes, func(r *routev3.RouteConfiguration) string { return r.GetName() })
 	return res, nil
+}
+
+// CheckListenerAddress checks that s is an IP literal without zone and
+// returns its canonical form ("::0" becomes "::"), which names listeners.
+func CheckListenerAddress(s string) (string, error) {
+	ip, err := netip.ParseAddr(s)
+	if err != nil || ip.Zone() != "" {
+		return "", fmt.Errorf("listener address %q: want an IP address such as 0.0.0.0, 127.0.0.1 or ::", s)
+	}
+	return ip.String(), nil
 }

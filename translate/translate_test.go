@@ -73,6 +73,10 @@ func TestTranslateErrors(t *testing.T) {
 				JWTRules: []policies.JWTRule{{Issuer: "https://i", JwksURI: "https://i/jwks"}},
 			}}}
 		}), Options{}, "no fail-closed JWKS"},
+		{"listener address is a name", guideSet(nil), Options{ListenerAddress: "localhost"}, `listener address "localhost": want an IP address`},
+		{"listener address with port", guideSet(nil), Options{ListenerAddress: "127.0.0.1:80"}, "listener address"},
+		{"listener address with zone", guideSet(nil), Options{ListenerAddress: "fe80::1%eth0"}, "listener address"},
+		{"listener address with spaces", guideSet(nil), Options{ListenerAddress: " 0.0.0.0"}, "listener address"},
 		{"bad resolve", guideSet(nil), Options{Resolve: map[string]string{"httpbin": "not-an-ip"}}, "resolve httpbin"},
 		{"unsupported when key", guideSet(func(s *policies.Set) {
 			s.AuthorizationPolicies = []*policies.AuthorizationPolicy{{Metadata: meta("istio-system", "w"), Spec: policies.AuthorizationPolicySpec{
@@ -127,6 +131,59 @@ func TestPolicyApplies(t *testing.T) {
 	for _, tt := range tests {
 		if got := policyApplies(tt.ns, tt.sel, edge, "istio-system"); got != tt.want {
 			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestListenerAddress: every listener binds the configured address (canonical
+// form), is named <address>_<port> like Istio's, and so is its stat prefix.
+func TestListenerAddress(t *testing.T) {
+	tests := []struct {
+		in, addr   string
+		ipv4Compat bool
+	}{
+		{"", "0.0.0.0", false},
+		{"0.0.0.0", "0.0.0.0", false},
+		{"127.0.0.1", "127.0.0.1", false},
+		{"::", "::", true},
+		{"0:0::0", "::", true},
+		{"::1", "::1", false},
+		{"2001:DB8::10", "2001:db8::10", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			res, err := Translate(guideSet(nil), gatewayID, Options{ListenerAddress: tt.in, PortOffset: 8000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Listeners) != 1 {
+				t.Fatalf("%d listeners", len(res.Listeners))
+			}
+			l := res.Listeners[0]
+			sa := l.GetAddress().GetSocketAddress()
+			if sa.GetAddress() != tt.addr || sa.GetPortValue() != 8080 || sa.GetIpv4Compat() != tt.ipv4Compat {
+				t.Errorf("address %s:%d ipv4_compat=%v, want %s:8080 %v", sa.GetAddress(), sa.GetPortValue(), sa.GetIpv4Compat(), tt.addr, tt.ipv4Compat)
+			}
+			if want := tt.addr + "_8080"; l.GetName() != want {
+				t.Errorf("name %s, want %s", l.GetName(), want)
+			}
+			if got := hcmOf(t, l).GetStatPrefix(); got != tt.addr+"_8080" {
+				t.Errorf("stat prefix %s", got)
+			}
+			validateAll(t, res)
+		})
+	}
+}
+
+func TestCheckListenerAddress(t *testing.T) {
+	for in, want := range map[string]string{"0.0.0.0": "0.0.0.0", "::0": "::", "::ffff:127.0.0.1": "::ffff:127.0.0.1"} {
+		if got, err := CheckListenerAddress(in); err != nil || got != want {
+			t.Errorf("CheckListenerAddress(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "*", "localhost", "[::]", "10.0.0.1/8", "fe80::1%lo"} {
+		if _, err := CheckListenerAddress(in); err == nil {
+			t.Errorf("CheckListenerAddress(%q) accepted", in)
 		}
 	}
 }
