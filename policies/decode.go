@@ -31,6 +31,8 @@ type document struct {
 	pos  map[string]position // field path -> position of its value
 	line int                 // first line of the document
 	col  int
+	// nsDefaulted: metadata.namespace was absent or empty and is "default".
+	nsDefaulted bool
 }
 
 // at returns the position of path, or of its closest recorded ancestor.
@@ -98,14 +100,7 @@ func decodeFile(file string, data []byte) ([]*document, ErrorList) {
 			break
 		}
 		if err != nil {
-			fe := &FieldError{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
-			if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-				fe.Line, _ = strconv.Atoi(m[1])
-				fe.Msg = "invalid YAML: " + m[2]
-			} else {
-				fe.Msg = "invalid YAML: " + fe.Msg
-			}
-			errs = append(errs, fe)
+			errs = append(errs, syntaxError(file, data, err))
 			break
 		}
 		n := &root
@@ -127,6 +122,47 @@ func decodeFile(file string, data []byte) ([]*document, ErrorList) {
 	return docs, errs
 }
 
+// syntaxError turns a YAML parser error into a FieldError. The parser names
+// a line but no column, and for a tab it often names the line before; so
+// when the parser complains about a tab or a character that cannot start a
+// token and the file indents a line with a tab (YAML forbids that; JSON's
+// flow style allows it, so only such errors blame it), the error points at
+// that tab instead, with line and column.
+func syntaxError(file string, data []byte, err error) *FieldError {
+	fe := &FieldError{File: file}
+	parser := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		fe.Line, _ = strconv.Atoi(m[1])
+		parser = m[2]
+	}
+	fe.Msg = "invalid YAML: " + parser
+	tabLike := strings.Contains(parser, "tab") || strings.Contains(parser, "cannot start any token")
+	if line, col := indentTab(data); line > 0 && tabLike {
+		if fe.Line > 0 {
+			parser = fmt.Sprintf("%s (line %d)", parser, fe.Line)
+		}
+		fe.Line, fe.Column = line, col
+		fe.Msg = fmt.Sprintf("invalid YAML: tabs are not allowed for indentation in YAML (line %d): indent with spaces; parser said: %s", line, parser)
+	}
+	return fe
+}
+
+// indentTab returns the 1-based line and column of the first tab in the
+// leading whitespace of a line, or 0, 0.
+func indentTab(data []byte) (line, col int) {
+	for i, l := range bytes.Split(data, []byte("\n")) {
+		for j, c := range l {
+			if c == '\t' {
+				return i + 1, j + 1
+			}
+			if c != ' ' {
+				break
+			}
+		}
+	}
+	return 0, 0
+}
+
 // decodeDocument decodes one document root node into its kind's Go type.
 func decodeDocument(file string, n *yaml.Node) (*document, ErrorList) {
 	w := &walker{file: file, pos: map[string]position{}}
@@ -137,6 +173,10 @@ func decodeDocument(file string, n *yaml.Node) (*document, ErrorList) {
 	apiVersion, avNode := scalarField(n, "apiVersion")
 	kind, kindNode := scalarField(n, "kind")
 	if kindNode == nil {
+		if k := typoKey(n, "kind"); k != nil {
+			w.errf(k, k.Value, "unknown field %q: did you mean %q? jwtgate reads %s", k.Value, "kind", supportedKinds)
+			return nil, w.errs
+		}
 		w.errf(n, "kind", "missing required field %q; jwtgate reads %s", "kind", supportedKinds)
 		return nil, w.errs
 	}
@@ -146,6 +186,10 @@ func decodeDocument(file string, n *yaml.Node) (*document, ErrorList) {
 		return nil, w.errs
 	}
 	if avNode == nil {
+		if k := typoKey(n, "apiVersion"); k != nil {
+			w.errf(k, k.Value, "unknown field %q: did you mean %q? %s uses %s", k.Value, "apiVersion", kind, versionList(info))
+			return nil, w.errs
+		}
 		w.errf(n, "apiVersion", "missing required field %q; %s uses %s", "apiVersion", kind, versionList(info))
 		return nil, w.errs
 	}
@@ -153,16 +197,27 @@ func decodeDocument(file string, n *yaml.Node) (*document, ErrorList) {
 		w.errf(avNode, "apiVersion", "apiVersion %q is not supported for kind %s; use %s", apiVersion, kind, versionList(info))
 		return nil, w.errs
 	}
+	if kind == KindAuthorizationPolicy {
+		// Istio's CUSTOM policies carry a provider block: name the
+		// unsupported action, not the field jwtgate has no use for.
+		if spec := mappingField(n, "spec"); spec != nil {
+			if action, an := scalarField(spec, "action"); an != nil && action == ActionCustom {
+				w.errf(an, "spec.action", "%s", customUnsupported)
+				return nil, w.errs
+			}
+		}
+	}
 	obj, meta := info.alloc()
 	w.root = true
 	w.decode(n, reflect.ValueOf(obj).Elem(), "")
 	if len(w.errs) > 0 {
 		return nil, w.errs
 	}
-	if meta.Namespace == "" {
+	defaulted := meta.Namespace == ""
+	if defaulted {
 		meta.Namespace = "default"
 	}
-	d := &document{file: file, kind: kind, obj: obj, meta: meta, pos: w.pos, line: n.Line, col: n.Column}
+	d := &document{file: file, kind: kind, obj: obj, meta: meta, pos: w.pos, line: n.Line, col: n.Column, nsDefaulted: defaulted}
 	setOrigin(obj, Origin{File: file, Line: n.Line})
 	return d, nil
 }
@@ -206,6 +261,28 @@ func scalarField(n *yaml.Node, key string) (string, *yaml.Node) {
 		}
 	}
 	return "", nil
+}
+
+// typoKey returns the first key of mapping n that nearestField takes for a
+// typo of field, or nil.
+func typoKey(n *yaml.Node, field string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if k.Kind == yaml.ScalarNode && k.Value != field && nearestField(k.Value, []structField{{name: field}}) != "" {
+			return k
+		}
+	}
+	return nil
+}
+
+// mappingField returns the value of a top-level mapping key of mapping n.
+func mappingField(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.MappingNode {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // walker decodes a yaml.Node tree into Go values by reflection, collecting
@@ -380,13 +457,16 @@ func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := fieldsOf(v.Type())
+	meant := map[string]bool{} // fields an unknown key was suggested for
 	seen := w.eachPair(n, path, true, func(k, val *yaml.Node, p string) {
 		if root && k.Value == "status" {
 			return // written by controllers, not read
 		}
 		f, ok := findField(fields, k.Value)
 		if !ok {
-			w.errf(k, p, "%s", unknownFieldMsg(k.Value, v.Type(), fields))
+			near := nearestField(k.Value, fields)
+			meant[near] = true
+			w.errf(k, p, "%s", unknownFieldMsg(k.Value, near, v.Type(), fields))
 			return
 		}
 		w.decode(val, v.FieldByIndex(f.index), p)
@@ -395,7 +475,9 @@ func (w *walker) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 	})
 	for _, f := range fields {
-		if f.required && seen[f.name] == nil {
+		// A typo of a required field ("issuers") is one problem: the
+		// unknown field error already names the field it stands for.
+		if f.required && seen[f.name] == nil && !meant[f.name] {
 			w.errf(n, joinKey(path, f.name, true), "missing required field %q", f.name)
 		}
 	}
@@ -410,15 +492,79 @@ func findField(fields []structField, name string) (structField, bool) {
 	return structField{}, false
 }
 
-func unknownFieldMsg(key string, t reflect.Type, fields []structField) string {
-	if t == objectMetaType {
-		return fmt.Sprintf("unknown field %q: jwtgate reads only name, namespace, labels and annotations of metadata", key)
+var authorizationPolicySpecType = reflect.TypeOf(AuthorizationPolicySpec{})
+
+// customUnsupported is the error for action CUSTOM.
+const customUnsupported = "action CUSTOM (ext_authz) is not supported: jwtgate has no external authorizer; use ALLOW, DENY or AUDIT rules"
+
+// unknownFieldMsg explains an unknown key of a struct of type t; near is
+// the field the key probably stands for, or "".
+func unknownFieldMsg(key, near string, t reflect.Type, fields []structField) string {
+	msg, sep := fmt.Sprintf("unknown field %q", key), ": "
+	if near != "" {
+		msg, sep = fmt.Sprintf("%s: did you mean %q?", msg, near), " "
+	}
+	switch {
+	case t == objectMetaType:
+		return msg + sep + "jwtgate reads only name, namespace, labels and annotations of metadata"
+	case t == authorizationPolicySpecType && key == "provider":
+		return msg + ": provider belongs to action CUSTOM (ext_authz), which jwtgate does not support"
 	}
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.name
 	}
-	return fmt.Sprintf("unknown field %q; allowed fields: %s", key, strings.Join(names, ", "))
+	if near != "" {
+		return msg + " Allowed fields: " + strings.Join(names, ", ")
+	}
+	return msg + "; allowed fields: " + strings.Join(names, ", ")
+}
+
+// nearestField returns the field name key is most likely a typo of: equal
+// but for case, or within edit distance 2 (1 for keys of up to 3
+// characters), counting a swap of two neighbours as one edit. Ties go to
+// the field declared first. It returns "" when no field is that close.
+func nearestField(key string, fields []structField) string {
+	limit := 2
+	if len(key) <= 3 {
+		limit = 1
+	}
+	best, bestDist := "", limit+1
+	for _, f := range fields {
+		d := editDistance(strings.ToLower(key), strings.ToLower(f.name))
+		if d < bestDist {
+			best, bestDist = f.name, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance of a and b (in
+// bytes): insertions, deletions, substitutions and transpositions of
+// adjacent characters each cost 1.
+func editDistance(a, b string) int {
+	rows := make([][]int, len(a)+1)
+	for i := range rows {
+		rows[i] = make([]int, len(b)+1)
+		rows[i][0] = i
+	}
+	for j := range rows[0] {
+		rows[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d := min(rows[i-1][j]+1, rows[i][j-1]+1, rows[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d = min(d, rows[i-2][j-2]+1)
+			}
+			rows[i][j] = d
+		}
+	}
+	return rows[len(a)][len(b)]
 }
 
 func (w *walker) decodeMap(n *yaml.Node, v reflect.Value, path string) {

@@ -42,9 +42,25 @@ func TestDecodeErrors(t *testing.T) {
     - name: a
     - nme: b
 `}, []string{
-			`f.yaml:10:7: spec.jwtRules[0].fromHeaders[1].name: missing required field "name"`,
-			`f.yaml:10:7: spec.jwtRules[0].fromHeaders[1].nme: unknown field "nme"; allowed fields: name, prefix`,
+			// one error: the typo is not also reported as a missing "name"
+			`f.yaml:10:7: spec.jwtRules[0].fromHeaders[1].nme: unknown field "nme": did you mean "name"? Allowed fields: name, prefix`,
 		}},
+		{"typo of a required field", map[string]string{"f.yaml": raHead + "spec:\n  jwtRules:\n  - issuers: x\n"},
+			[]string{`f.yaml:7:5: spec.jwtRules[0].issuers: unknown field "issuers": did you mean "issuer"? Allowed fields: issuer, audiences,`}},
+		{"typo differs by case", map[string]string{"f.yaml": raHead + "spec:\n  jwtRules:\n  - issuer: x\n    jwksURI: https://example.com/jwks\n"},
+			[]string{`f.yaml:8:5: spec.jwtRules[0].jwksURI: unknown field "jwksURI": did you mean "jwksUri"? Allowed fields:`}},
+		{"transposed letters", map[string]string{"f.yaml": raHead + "spec:\n  jwtRules:\n  - issuer: x\n    audeinces: [a]\n"},
+			[]string{`f.yaml:8:5: spec.jwtRules[0].audeinces: unknown field "audeinces": did you mean "audiences"?`}},
+		{"no suggestion when nothing is close", map[string]string{"f.yaml": raHead + "spec:\n  jwtRules:\n  - issuer: x\n    fromHeaders: [{name: a, foo: b}]\n"},
+			[]string{`f.yaml:8:29: spec.jwtRules[0].fromHeaders[0].foo: unknown field "foo"; allowed fields: name, prefix`}},
+		{"metadata typo", map[string]string{"f.yaml": gwHead + "  namspace: x\nspec:\n  servers:\n  - port: {number: 80, protocol: HTTP}\n    hosts: ['*']\n"},
+			[]string{`f.yaml:5:3: metadata.namspace: unknown field "namspace": did you mean "namespace"? jwtgate reads only name, namespace, labels and annotations of metadata`}},
+		{"typo of a required field at the top", map[string]string{"f.yaml": gwHead + "spc:\n  servers: []\n"},
+			[]string{`f.yaml:5:1: spc: unknown field "spc": did you mean "spec"?`}},
+		{"custom with provider", map[string]string{"f.yaml": apHead + "spec:\n  selector:\n    matchLabels: {istio: ingressgateway}\n  action: CUSTOM\n  provider:\n    name: my-ext-authz\n  rules:\n  - to:\n    - operation: {paths: [/admin]}\n"},
+			[]string{`f.yaml:8:11: spec.action: action CUSTOM (ext_authz) is not supported: jwtgate has no external authorizer; use ALLOW, DENY or AUDIT rules`}},
+		{"provider without custom", map[string]string{"f.yaml": apHead + "spec:\n  provider:\n    name: my-ext-authz\n"},
+			[]string{`f.yaml:6:3: spec.provider: unknown field "provider": provider belongs to action CUSTOM (ext_authz), which jwtgate does not support`}},
 		{"string where list expected", map[string]string{"f.yaml": "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\nspec:\n  hosts: example.com\n"},
 			[]string{`f.yaml:6:10: spec.hosts: expected a list, got "example.com"`}},
 		{"text for a port number", map[string]string{"f.yaml": gwHead + "spec:\n  servers:\n  - port: {number: abc, protocol: HTTP}\n    hosts: ['*']\n"},
@@ -83,7 +99,7 @@ func TestDecodeErrors(t *testing.T) {
 			[]string{`f.yaml:`}},
 		{"error in second document of a file", map[string]string{"f.yaml": "---\n# empty\n---\n" + gwHead +
 			"spec:\n  servers:\n  - port: {number: 80, protocol: HTTP}\n    hosts: ['*']\n---\n" + raHead + "spec:\n  jwtRules:\n  - issuer: x\n    audience: [a]\n"},
-			[]string{`f.yaml:20:5: spec.jwtRules[0].audience: unknown field "audience"; allowed fields: issuer, audiences, jwksUri, jwks, fromHeaders`}},
+			[]string{`f.yaml:20:5: spec.jwtRules[0].audience: unknown field "audience": did you mean "audiences"? Allowed fields: issuer, audiences, jwksUri, jwks, fromHeaders`}},
 		{"errors from several files, sorted", map[string]string{
 			"b.yaml":       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
 			"a/c.yml":      raHead + "spec:\n  jwtRules: {}\n",
@@ -101,6 +117,27 @@ func TestDecodeSyntaxErrorNamesLine(t *testing.T) {
 	got := loadErrors(t, writeTree(t, map[string]string{"f.yaml": "a: 1\n  b: 2\n"}))
 	if len(got) != 1 || !strings.HasPrefix(got[0], "f.yaml:2: invalid YAML: mapping values are not allowed") {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestDecodeTabs(t *testing.T) {
+	for _, tc := range []struct{ name, doc, want string }{
+		{"tab indents a mapping", gwHead + "spec:\n\tservers: []\n",
+			"f.yaml:6:1: invalid YAML: tabs are not allowed for indentation in YAML (line 6): indent with spaces; parser said: found character that cannot start any token (line 6)"},
+		{"tab after spaces", gwHead + "spec:\n  servers:\n  - port: {number: 80, protocol: HTTP}\n  \thosts: ['*']\n",
+			"f.yaml:8:3: invalid YAML: tabs are not allowed for indentation in YAML (line 8): indent with spaces; parser said: found character that cannot start any token (line 8)"},
+		{"tab in a block scalar", gwHead + "  annotations:\n    note: |\n      \ta\nspec: {}\n",
+			"f.yaml:7:7: invalid YAML: tabs are not allowed for indentation in YAML (line 7): indent with spaces; parser said: found a tab character where an indentation space is expected (line 6)"},
+		// JSON may indent with tabs: another error does not blame them.
+		{"json with tabs and a missing comma", "{\n\t\"apiVersion\": \"v1\"\n\t\"kind\": \"Gateway\"\n}\n",
+			"f.yaml:2: invalid YAML: did not find expected ',' or '}'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := loadErrors(t, writeTree(t, map[string]string{"f.yaml": tc.doc}))
+			if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) {
+				t.Fatalf("got %q\nwant %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -60,3 +61,6 @@ func mustLoad(t *testing.T, dir string) *Set {
 	}
 	return set
 }
+
+// reflectTypeOf is reflect.TypeOf for a type parameter.
+func reflectTypeOf[T any]() reflect.Type { return reflect.TypeOf((*T)(nil)).Elem() }

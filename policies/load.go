@@ -13,17 +13,24 @@ import (
 	"strings"
 )
 
-// Load reads every *.yaml/*.yml file under dir (recursively, skipping
-// dotfiles and editor temp files), decodes and validates all documents and
-// returns one Set, or an ErrorList with every problem found.
+// Load reads a policy tree: path is a directory or a single file. In a
+// directory it reads every *.yaml, *.yml and *.json file (any case;
+// YAML is a superset of JSON, as kubectl and istioctl read both)
+// recursively, skipping names that start with '.' and editor temp files
+// ("x~", "#x#", "*.swp", "*.swx"); a file named directly is read whatever
+// its name, so tools that pass single files (pre-commit hooks) work. It
+// decodes and validates all documents and returns one Set, or an ErrorList
+// with every problem found.
 //
 // Symlinks are followed, so a Kubernetes ConfigMap mount (top-level links
 // into "..data", which links to a timestamped "..2024_..." directory) is read
-// once, through the top-level links. An empty directory is a valid empty Set.
-func Load(dir string) (*Set, error) {
-	files, errs := listFiles(dir)
+// once, through the top-level links. A tree without documents is a valid
+// empty Set with a warning.
+func Load(path string) (*Set, error) {
+	files, errs := listFiles(path)
 	h := sha256.New()
 	var docs []*document
+	sums := make(map[string]string, len(files))
 	for _, f := range files {
 		data, err := os.ReadFile(f.disk)
 		if err != nil {
@@ -31,11 +38,13 @@ func Load(dir string) (*Set, error) {
 			continue
 		}
 		writeHashed(h, f.rel, data)
+		sum := sha256.Sum256(data)
+		sums[f.rel] = hex.EncodeToString(sum[:])
 		ds, derrs := decodeFile(f.disk, data)
 		errs = append(errs, derrs...)
 		docs = append(docs, ds...)
 	}
-	set := &Set{Hash: hex.EncodeToString(h.Sum(nil))}
+	set := &Set{Hash: hex.EncodeToString(h.Sum(nil)), Files: sums}
 	var warnings ErrorList
 	for _, d := range docs {
 		derrs, warns := validateDocument(d)
@@ -43,6 +52,11 @@ func Load(dir string) (*Set, error) {
 		warnings = append(warnings, warns...)
 	}
 	warnings = append(warnings, noTokenWarnings(docs)...)
+	warnings = append(warnings, treeWarnings(docs)...)
+	if len(docs) == 0 {
+		warnings = append(warnings, &FieldError{File: path, Msg: "no documents found (jwtgate reads *.yaml, *.yml and *.json files; " +
+			"names starting with '.' and editor temp files are skipped)"})
+	}
 	errs = append(errs, duplicates(docs)...)
 	if len(errs) > 0 {
 		return nil, errs.sorted()
@@ -116,7 +130,8 @@ func duplicates(docs []*document) ErrorList {
 type policyFile struct{ disk, rel string }
 
 // listFiles walks dir, following symlinks, and returns the policy files in
-// lexical order of their relative paths.
+// lexical order of their relative paths. When dir is a regular file, the
+// tree is that one file (its relative path is its base name).
 func listFiles(dir string) ([]policyFile, ErrorList) {
 	var files []policyFile
 	var errs ErrorList
@@ -163,8 +178,11 @@ func listFiles(dir string) ([]policyFile, ErrorList) {
 	if err != nil {
 		return nil, ErrorList{{File: dir, Msg: err.Error()}}
 	}
-	if !info.IsDir() {
-		return nil, ErrorList{{File: dir, Msg: "not a directory"}}
+	switch {
+	case info.Mode().IsRegular():
+		return []policyFile{{disk: dir, rel: filepath.Base(dir)}}, nil
+	case !info.IsDir():
+		return nil, ErrorList{{File: dir, Msg: "not a directory or regular file"}}
 	}
 	walk(dir, "")
 	sort.Slice(files, func(i, j int) bool { return files[i].rel < files[j].rel })
@@ -181,5 +199,5 @@ func skipName(name string) bool {
 
 func isPolicyFile(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
-	return ext == ".yaml" || ext == ".yml"
+	return ext == ".yaml" || ext == ".yml" || ext == ".json"
 }

@@ -312,8 +312,17 @@ type Set struct {
 	// Hash is a content hash (hex sha256) of every input file's path and bytes;
 	// equal trees give equal hashes.
 	Hash string
-	// Warnings are non-fatal findings (e.g. a principals rule that can never
-	// match at a plaintext ingress), each naming file and line.
+	// Files maps the slash-separated path of every file read, relative to
+	// the policy directory (the base name when a single file was loaded),
+	// to the hex sha256 of its bytes. Files without documents are listed
+	// too. It tells what changed between two Sets (see ChangedFiles).
+	Files map[string]string
+	// Warnings are non-fatal findings, each "file:line: field: message"
+	// (line and field omitted when the finding concerns a whole file or
+	// directory): a field that can never match at a plaintext ingress, or,
+	// like istioctl analyze, a policy that does nothing in this tree (no
+	// namespace, a selector or gateway reference that matches nothing, an
+	// issuer no jwtRule has, a path without a leading '/').
 	Warnings []string
 }
 
@@ -330,4 +339,31 @@ func (s *WorkloadSelector) Matches(labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// ChangedSince lists the files that differ between prev and s, by Files:
+// "+path" for each file added, then "~path" for each modified, then
+// "-path" for each removed, each group sorted by path. A nil prev counts
+// every file of s as added.
+func (s *Set) ChangedSince(prev *Set) []string {
+	var old map[string]string
+	if prev != nil {
+		old = prev.Files
+	}
+	var added, modified, removed []string
+	for _, p := range sortedKeys(s.Files) {
+		sum, ok := old[p]
+		switch {
+		case !ok:
+			added = append(added, "+"+p)
+		case sum != s.Files[p]:
+			modified = append(modified, "~"+p)
+		}
+	}
+	for _, p := range sortedKeys(old) {
+		if _, ok := s.Files[p]; !ok {
+			removed = append(removed, "-"+p)
+		}
+	}
+	return append(append(added, modified...), removed...)
 }

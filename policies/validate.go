@@ -64,9 +64,20 @@ func (c *checker) meta(m *ObjectMeta) {
 	}
 }
 
-// warningText formats a warning as "file:line: field: message".
+// warningText formats a warning as "file:line: field: message", leaving
+// out line and field when they are unknown.
 func warningText(w *FieldError) string {
-	return fmt.Sprintf("%s:%d: %s: %s", w.File, w.Line, w.Field, w.Msg)
+	var b strings.Builder
+	b.WriteString(w.File)
+	if w.Line > 0 {
+		fmt.Fprintf(&b, ":%d", w.Line)
+	}
+	b.WriteString(": ")
+	if w.Field != "" {
+		b.WriteString(w.Field + ": ")
+	}
+	b.WriteString(w.Msg)
+	return b.String()
 }
 
 // ---------------------------------------------------------------- networking

@@ -131,7 +131,7 @@ func (c *checker) authorizationPolicy(ap *AuthorizationPolicy) {
 			c.errf("spec.rules", "a %s policy needs at least one rule", s.Action)
 		}
 	case ActionCustom:
-		c.errf("spec.action", "CUSTOM (ext_authz) is not supported")
+		c.errf("spec.action", "%s", customUnsupported)
 	default:
 		c.errf("spec.action", "unknown action %q: use ALLOW, DENY or AUDIT", s.Action)
 	}
@@ -195,6 +195,21 @@ func (c *checker) operation(p string, o *Operation, action string) {
 	c.nonEmpty(p+".notMethods", o.NotMethods, "method")
 	c.wildcards(p+".paths", o.Paths)
 	c.wildcards(p+".notPaths", o.NotPaths)
+	c.relativePaths(p+".paths", o.Paths, "never matches")
+	c.relativePaths(p+".notPaths", o.NotPaths, "never matches, so it excludes nothing")
+}
+
+// relativePaths warns about path values that start with neither '/' nor
+// '*': Istio accepts them, but the request path Envoy matches always
+// starts with '/', so an exact or prefix value like "admin" or "api/*"
+// can never match.
+func (c *checker) relativePaths(path string, values []string, effect string) {
+	for i, v := range values {
+		if v == "" || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "*") {
+			continue
+		}
+		c.warnf(fmt.Sprintf("%s[%d]", path, i), "%q %s: request paths always start with '/'; write %q", v, effect, "/"+v)
+	}
 }
 
 // hostsWithoutPort warns about hosts without a port in a DENY policy's

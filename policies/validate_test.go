@@ -10,6 +10,13 @@ const (
 	apHead = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: ap\n"
 )
 
+// inRoot puts the first document of doc into the root namespace
+// istio-system (one line after "metadata:"), so that a security policy
+// gets no "no namespace" warning.
+func inRoot(doc string) string {
+	return strings.Replace(doc, "\nmetadata:\n", "\nmetadata:\n  namespace: istio-system\n", 1)
+}
+
 // jwtRule renders a one-rule RequestAuthentication with the given jwks
 // (YAML single-quoted) and extra rule lines.
 func jwtRule(jwks string, extra ...string) string {
@@ -75,10 +82,10 @@ func TestValidateRequestAuthentication(t *testing.T) {
 // TestValidateHeaderNamesAccepted loads the header names Istio's strict
 // check accepts and the other RFC 7230 token characters.
 func TestValidateHeaderNamesAccepted(t *testing.T) {
-	set := mustLoad(t, writeTree(t, map[string]string{"f.yaml": jwtRule(guideJWKS,
+	set := mustLoad(t, writeTree(t, map[string]string{"f.yaml": inRoot(jwtRule(guideJWKS,
 		`fromHeaders: [{name: X-Jwt-Assertion, prefix: "Bearer "}, {name: "x.token~1"}]`,
 		`outputPayloadToHeader: X-JWT-Payload`,
-		`outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}, {header: "x_jwt_role", claim: role}, {header: "x!#$%&'*+^`+"`"+`|", claim: a}]`)}))
+		`outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}, {header: "x_jwt_role", claim: role}, {header: "x!#$%&'*+^`+"`"+`|", claim: a}]`))}))
 	if len(set.RequestAuthentications) != 1 || len(set.Warnings) != 0 {
 		t.Fatalf("got %d RequestAuthentications, warnings %q", len(set.RequestAuthentications), set.Warnings)
 	}
@@ -195,7 +202,7 @@ func TestValidateNetworking(t *testing.T) {
 func TestValidateAuthorizationPolicy(t *testing.T) {
 	runErrCases(t, []errCase{
 		{"custom action", map[string]string{"f.yaml": apHead + "spec:\n  action: CUSTOM\n  rules: [{}]\n"},
-			[]string{`f.yaml:6:11: spec.action: CUSTOM (ext_authz) is not supported`}},
+			[]string{`f.yaml:6:11: spec.action: action CUSTOM (ext_authz) is not supported`}},
 		{"unknown action", map[string]string{"f.yaml": apHead + "spec:\n  action: allow\n"},
 			[]string{`f.yaml:6:11: spec.action: unknown action "allow": use ALLOW, DENY or AUDIT`}},
 		{"deny and audit without rules", map[string]string{
@@ -260,6 +267,7 @@ spec:
 		// one, and a lone destination with weight 0 are all valid.
 		"vs.yaml": vsHead + `spec:
   hosts: ["*"]
+  gateways: [istio-system/gw, mesh]
   http:
   - route:
     - {destination: {host: a, port: {number: 80}}, weight: 550}
@@ -273,7 +281,7 @@ spec:
   - route:
     - {destination: {host: a, port: {number: 80}}, weight: 0}
 `,
-		"ap.yaml": apHead + `  annotations: {istio.io/dry-run: "1"}
+		"ap.yaml": inRoot(apHead) + `  annotations: {istio.io/dry-run: "1"}
 spec:
   rules:
   - when:
@@ -316,7 +324,7 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestValidateWarnings(t *testing.T) {
-	set := mustLoad(t, writeTree(t, map[string]string{"p/f.yaml": apHead + `spec:
+	set := mustLoad(t, writeTree(t, map[string]string{"p/f.yaml": inRoot(apHead) + `spec:
   rules:
   - from:
     - source: {principals: ["cluster.local/ns/a/sa/b"], namespaces: [a]}
@@ -326,9 +334,9 @@ func TestValidateWarnings(t *testing.T) {
   - {}
 `}))
 	want := []string{
-		"/p/f.yaml:8: spec.rules[0].from[0].source.principals: never matches at a plaintext ingress",
-		"/p/f.yaml:8: spec.rules[0].from[0].source.namespaces: never matches",
-		"/p/f.yaml:10: spec.rules[0].when[0].key: source.namespace never matches",
+		"/p/f.yaml:9: spec.rules[0].from[0].source.principals: never matches at a plaintext ingress",
+		"/p/f.yaml:9: spec.rules[0].from[0].source.namespaces: never matches",
+		"/p/f.yaml:11: spec.rules[0].when[0].key: source.namespace never matches",
 	}
 	if len(set.Warnings) != len(want) {
 		t.Fatalf("warnings = %q", set.Warnings)
@@ -365,7 +373,7 @@ func wantWarnings(t *testing.T, set *Set, want []string) {
 
 func TestValidateWarningsHostsHeadersRegex(t *testing.T) {
 	set := mustLoad(t, writeTree(t, map[string]string{
-		"deny.yaml": apHead + `spec:
+		"deny.yaml": inRoot(apHead) + `spec:
   action: DENY
   rules:
   - to:
@@ -373,20 +381,22 @@ func TestValidateWarningsHostsHeadersRegex(t *testing.T) {
         hosts: [a.com, b.com, "B.com:*", "*.c.com", "d.com:8080", "e.com*", "*.f.com", "*.f.com:8080", "*"]
         notHosts: [g.com]
 `,
-		"allow.yaml": strings.Replace(apHead, "name: ap", "name: allow", 1) + `spec:
+		"allow.yaml": inRoot(strings.Replace(apHead, "name: ap", "name: allow", 1)) + `spec:
   rules:
   - to:
     - operation: {hosts: [h.com], notHosts: [i.com, "j.com:*"]}
 `,
-		"audit.yaml": strings.Replace(apHead, "name: ap", "name: audit", 1) + `spec:
+		"audit.yaml": inRoot(strings.Replace(apHead, "name: ap", "name: audit", 1)) + `spec:
   action: AUDIT
   rules:
   - to:
     - operation: {hosts: [k.com], notHosts: [l.com]}
 `,
-		"ra.yaml": jwtRule(guideJWKS, "fromHeaders: [{name: x_token}, {name: x-token}]"),
+		"ra.yaml": inRoot(jwtRule(guideJWKS, "fromHeaders: [{name: x_token}, {name: x-token}]")),
+		"gw.yaml": okGateway,
 		"vs.yaml": vsHead + `spec:
   hosts: ["*"]
+  gateways: [gw]
   http:
   - match:
     - uri: {regex: "/Admin/.*"}
@@ -399,18 +409,18 @@ func TestValidateWarningsHostsHeadersRegex(t *testing.T) {
 `,
 	}))
 	wantWarnings(t, set, []string{
-		`/allow.yaml:8: spec.rules[0].to[0].operation.notHosts[0]: "i.com" does not match "i.com:8080"`,
-		`/deny.yaml:10: spec.rules[0].to[0].operation.hosts[0]: "a.com" does not match "a.com:8080": the :authority carries the port unless it is the default; also list "a.com:*"`,
-		`/deny.yaml:10: spec.rules[0].to[0].operation.hosts[3]: "*.c.com" does not match "x.c.com:8080": the :authority carries the port unless it is the default; also list "*.c.com:PORT" for each port clients use`,
-		`/deny.yaml:11: spec.rules[0].to[0].operation.notHosts[0]: "g.com" does not match "g.com:8080"`,
-		`/ra.yaml:9: spec.jwtRules[0].fromHeaders[0].name: "x_token" contains '_': the listener rejects requests with such header names (400`,
-		`/vs.yaml:10: spec.http[0].match[0].ignoreUriCase: has no effect on a uri regex (Envoy ignores case_sensitive for regex routes); write the regex case-insensitively with (?i)`,
+		`/allow.yaml:9: spec.rules[0].to[0].operation.notHosts[0]: "i.com" does not match "i.com:8080"`,
+		`/deny.yaml:11: spec.rules[0].to[0].operation.hosts[0]: "a.com" does not match "a.com:8080": the :authority carries the port unless it is the default; also list "a.com:*"`,
+		`/deny.yaml:11: spec.rules[0].to[0].operation.hosts[3]: "*.c.com" does not match "x.c.com:8080": the :authority carries the port unless it is the default; also list "*.c.com:PORT" for each port clients use`,
+		`/deny.yaml:12: spec.rules[0].to[0].operation.notHosts[0]: "g.com" does not match "g.com:8080"`,
+		`/ra.yaml:10: spec.jwtRules[0].fromHeaders[0].name: "x_token" contains '_': the listener rejects requests with such header names (400`,
+		`/vs.yaml:11: spec.http[0].match[0].ignoreUriCase: has no effect on a uri regex (Envoy ignores case_sensitive for regex routes); write the regex case-insensitively with (?i)`,
 	})
 }
 
 func TestValidateWarningsNoRequestAuthentication(t *testing.T) {
 	files := map[string]string{
-		"allow.yaml": apHead + `spec:
+		"allow.yaml": inRoot(apHead) + `spec:
   rules:
   - from:
     - source: {requestPrincipals: ["*"]}
@@ -423,7 +433,7 @@ func TestValidateWarningsNoRequestAuthentication(t *testing.T) {
     - key: request.headers[x-a]
       values: [b]
 `,
-		"deny.yaml": strings.Replace(apHead, "name: ap", "name: deny", 1) + `spec:
+		"deny.yaml": inRoot(strings.Replace(apHead, "name: ap", "name: deny", 1)) + `spec:
   action: DENY
   rules:
   - from:
@@ -433,14 +443,18 @@ func TestValidateWarningsNoRequestAuthentication(t *testing.T) {
 	set := mustLoad(t, writeTree(t, files))
 	const why = "no RequestAuthentication in the tree: requests can never carry a verified token, so "
 	wantWarnings(t, set, []string{
-		"/allow.yaml:8: spec.rules[0].from[0].source.requestPrincipals: " + why + "requestPrincipals never match: requests only this rule allows are refused, even with a valid token",
-		"/allow.yaml:9: spec.rules[0].from[1].source.notRequestPrincipals: " + why + "notRequestPrincipals always match",
-		"/allow.yaml:11: spec.rules[0].when[0].key: " + why + "request.auth.claims[groups] never matches: requests only this rule allows are refused",
-		"/allow.yaml:13: spec.rules[0].when[1].key: " + why + "request.auth.audiences notValues always match",
-		"/deny.yaml:9: spec.rules[0].from[0].source.requestPrincipals: " + why + "requestPrincipals never match: this DENY rule never fires",
+		"/allow.yaml:9: spec.rules[0].from[0].source.requestPrincipals: " + why + "requestPrincipals never match: requests only this rule allows are refused, even with a valid token",
+		"/allow.yaml:10: spec.rules[0].from[1].source.notRequestPrincipals: " + why + "notRequestPrincipals always match",
+		"/allow.yaml:12: spec.rules[0].when[0].key: " + why + "request.auth.claims[groups] never matches: requests only this rule allows are refused",
+		"/allow.yaml:14: spec.rules[0].when[1].key: " + why + "request.auth.audiences notValues always match",
+		"/deny.yaml:10: spec.rules[0].from[0].source.requestPrincipals: " + why + "requestPrincipals never match: this DENY rule never fires",
 	})
 
 	// A RequestAuthentication anywhere in the tree silences them.
-	files["ra.yaml"] = jwtRule(guideJWKS)
-	wantWarnings(t, mustLoad(t, writeTree(t, files)), nil)
+	files["ra.yaml"] = inRoot(jwtRule(guideJWKS))
+	wantWarnings(t, mustLoad(t, writeTree(t, files)), []string{
+		// now the issuer check applies: "a" is no jwtRule's issuer
+		`/allow.yaml:10: spec.rules[0].from[1].source.notRequestPrincipals[0]: "a/b": issuer "a" is not the issuer of any jwtRule in the tree (testing@asm.test.io)`,
+		`/deny.yaml:10: spec.rules[0].from[0].source.requestPrincipals[0]: "a/b": issuer "a" is not the issuer of any jwtRule in the tree (testing@asm.test.io)`,
+	})
 }

@@ -1,11 +1,13 @@
 package policies
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -49,8 +51,8 @@ func (r *watchRun) nextSet(t *testing.T, within time.Duration) *Set {
 	}
 }
 
-// waitFor returns the first published Set that satisfies ok. Writes are not
-// atomic, so a rebuild may first see a truncated file and publish that.
+// waitFor returns the first published Set that satisfies ok, skipping
+// others (a burst longer than MaxDelay may publish an intermediate tree).
 func (r *watchRun) waitFor(t *testing.T, what string, ok func(*Set) bool) *Set {
 	t.Helper()
 	deadline := time.After(time.Second)
@@ -87,6 +89,7 @@ func (r *watchRun) drain(d time.Duration) (int, *Set) {
 var fastWatch = WatchOptions{Quiet: 50 * time.Millisecond, MaxDelay: 250 * time.Millisecond, Resync: time.Hour}
 
 func TestWatchPublishesChanges(t *testing.T) {
+	t.Parallel()
 	dir := writeTree(t, map[string]string{"gw.yaml": gatewayNamed("one")})
 	r := startWatch(t, dir, fastWatch)
 	first := r.nextSet(t, time.Second)
@@ -120,6 +123,7 @@ func gatewayNames(s *Set) string {
 }
 
 func TestWatchDebouncesBursts(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := startWatch(t, dir, fastWatch)
 	r.nextSet(t, time.Second) // the empty tree
@@ -136,6 +140,7 @@ func TestWatchDebouncesBursts(t *testing.T) {
 }
 
 func TestWatchMaxDelay(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	r := startWatch(t, dir, fastWatch)
 	r.nextSet(t, time.Second)
@@ -151,6 +156,7 @@ func TestWatchMaxDelay(t *testing.T) {
 }
 
 func TestWatchKeepsLastGoodSet(t *testing.T) {
+	t.Parallel()
 	dir := writeTree(t, map[string]string{"gw.yaml": gatewayNamed("good")})
 	r := startWatch(t, dir, fastWatch)
 	good := r.nextSet(t, time.Second)
@@ -208,5 +214,222 @@ func TestWatchMissingDir(t *testing.T) {
 	err := Watch(context.Background(), filepath.Join(t.TempDir(), "nope"), fastWatch, func(*Set) {}, nil)
 	if err == nil {
 		t.Fatal("Watch on a missing dir returned nil")
+	}
+}
+
+// collect returns every Set published until quiet for d.
+func (r *watchRun) collect(d time.Duration) []*Set {
+	var out []*Set
+	for {
+		select {
+		case s := <-r.sets:
+			out = append(out, s)
+		case <-time.After(d):
+			return out
+		}
+	}
+}
+
+// TestWatchNeverPublishesTruncatedFile is "cp new.yaml policies/x.yaml"
+// over an existing file: the file is truncated (an empty file is a valid
+// tree without the policy) and written a moment later. Publishing the
+// empty state, even briefly, would open the gate; Watch must wait for
+// quiet and publish only complete trees.
+func TestWatchNeverPublishesTruncatedFile(t *testing.T) {
+	t.Parallel()
+	dir := writeTree(t, map[string]string{"gw.yaml": gatewayNamed("v")})
+	opts := WatchOptions{Quiet: 100 * time.Millisecond, MaxDelay: time.Second, Resync: time.Hour}
+	r := startWatch(t, dir, opts)
+	if s := r.nextSet(t, time.Second); gatewayNames(s) != "v" {
+		t.Fatalf("first set = %s", gatewayNames(s))
+	}
+	path := filepath.Join(dir, "gw.yaml")
+	for i := 0; i < 5; i++ {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		content := gatewayNamed("v") // the SAME content, as in the review
+		if i == 4 {
+			content = gatewayNamed("last")
+		}
+		if _, err := f.WriteString(content); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		time.Sleep(150 * time.Millisecond) // quiet: each rewrite is its own change
+	}
+	sets := r.collect(300 * time.Millisecond)
+	for i, s := range sets {
+		if len(s.Gateways) != 1 {
+			t.Errorf("set %d has gateways %q: an intermediate (truncated) tree was published", i, gatewayNames(s))
+		}
+	}
+	if len(sets) != 1 || gatewayNames(sets[0]) != "last" {
+		t.Errorf("published %d sets, want exactly 1 (gateway last)", len(sets))
+	}
+}
+
+// TestWatchMultiFileRewrite is a git checkout between two commits: files
+// are removed and written one by one. No tree in between is published.
+func TestWatchMultiFileRewrite(t *testing.T) {
+	t.Parallel()
+	dir := writeTree(t, map[string]string{"a.yaml": gatewayNamed("a"), "b.yaml": gatewayNamed("b")})
+	r := startWatch(t, dir, WatchOptions{Quiet: 100 * time.Millisecond, MaxDelay: time.Second, Resync: time.Hour})
+	r.nextSet(t, time.Second)
+	for i := 0; i < 3; i++ {
+		a, b := fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i)
+		if err := os.Remove(filepath.Join(dir, "a.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		writeFile(t, filepath.Join(dir, "b.yaml"), gatewayNamed(b))
+		time.Sleep(20 * time.Millisecond)
+		writeFile(t, filepath.Join(dir, "a.yaml"), gatewayNamed(a))
+		s := r.nextSet(t, time.Second)
+		if got, want := gatewayNames(s), a+","+b; got != want {
+			t.Fatalf("rewrite %d published gateways %q, want %q", i, got, want)
+		}
+	}
+	if n, _ := r.drain(300 * time.Millisecond); n != 0 {
+		t.Errorf("%d more sets published", n)
+	}
+}
+
+// TestWatchIsolatedChangeWaitsForQuiet: a single change is published
+// after Quiet (not at once), plus the time to scan.
+func TestWatchIsolatedChangeWaitsForQuiet(t *testing.T) {
+	dir := writeTree(t, map[string]string{"gw.yaml": gatewayNamed("one")})
+	r := startWatch(t, dir, fastWatch)
+	r.nextSet(t, time.Second)
+	start := time.Now()
+	writeFile(t, filepath.Join(dir, "gw2.yaml"), gatewayNamed("two"))
+	s := r.nextSet(t, time.Second)
+	took := time.Since(start)
+	if gatewayNames(s) != "one,two" {
+		t.Fatalf("gateways = %s", gatewayNames(s))
+	}
+	if took < fastWatch.Quiet || took > fastWatch.Quiet+400*time.Millisecond {
+		t.Errorf("published %v after the write, want Quiet (%v) plus scan time", took, fastWatch.Quiet)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer for a slog handler used from Watch's
+// goroutine while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// waitLog waits until the log holds want, and returns the log from
+// *from on, moving *from past it.
+func (l *lockedBuffer) waitLog(t *testing.T, from *int, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		l.mu.Lock()
+		s := l.b.String()[*from:]
+		l.mu.Unlock()
+		if i := strings.Index(s, want); i >= 0 {
+			*from += i + len(want)
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log never got %q; log since last check:\n%s", want, s)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWatchLogs checks what serve's log says through a rejected start,
+// the first valid tree, a burst that adds, modifies and removes files, a
+// rejection and a fix back to the content in force.
+func TestWatchLogs(t *testing.T) {
+	t.Parallel()
+	dir := writeTree(t, map[string]string{"gw.yaml": "kind: Nope\n", "c.yaml": "# c\n"})
+	logs := &lockedBuffer{}
+	opts := fastWatch
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	recovered := make(chan *Set, 10)
+	opts.OnRecovered = func(s *Set) { recovered <- s }
+	r := startWatch(t, dir, opts)
+	pos := 0
+
+	got := logs.waitLog(t, &pos, `msg="policies rejected; no valid policy set yet"`)
+	if !strings.Contains(got, `msg="invalid policy; no valid policy set yet" file=`+filepath.Join(dir, "gw.yaml")) ||
+		strings.Contains(got, "last good") {
+		t.Errorf("startup with no valid set:\n%s", got)
+	}
+
+	writeFile(t, filepath.Join(dir, "gw.yaml"), gatewayNamed("one"))
+	first := r.nextSet(t, time.Second)
+	got = logs.waitLog(t, &pos, `msg="policies published"`)
+	got += logs.waitLog(t, &pos, "\n")
+	if !strings.Contains(got, `reason=change`) || !strings.Contains(got, `changed="+c.yaml +gw.yaml"`) ||
+		!strings.Contains(got, "recovered=true") || !strings.Contains(got, "events=") || !strings.Contains(got, "since_first_event=") {
+		t.Errorf("first publish:\n%s", got)
+	}
+
+	writeFile(t, filepath.Join(dir, "b.yaml"), gatewayNamed("b"))
+	writeFile(t, filepath.Join(dir, "gw.yaml"), gatewayNamed("two"))
+	if err := os.Remove(filepath.Join(dir, "c.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	good := r.nextSet(t, time.Second)
+	got = logs.waitLog(t, &pos, `msg="policies published"`)
+	got += logs.waitLog(t, &pos, "\n")
+	if !strings.Contains(got, `changed="+b.yaml ~gw.yaml -c.yaml"`) || !strings.Contains(got, "hash="+good.Hash) ||
+		strings.Contains(got, "recovered") || good.Hash == first.Hash {
+		t.Errorf("burst publish:\n%s", got)
+	}
+
+	writeFile(t, filepath.Join(dir, "gw.yaml"), gwHead+"spec:\n  servers: nope\n")
+	got = logs.waitLog(t, &pos, `msg="policies rejected; keeping the last good set"`)
+	if !strings.Contains(got, `msg="invalid policy; keeping the last good set"`) || !strings.Contains(got, "kept_hash="+good.Hash) {
+		t.Errorf("rejection:\n%s", got)
+	}
+
+	writeFile(t, filepath.Join(dir, "gw.yaml"), gatewayNamed("two")) // back to the content in force
+	logs.waitLog(t, &pos, `msg="policies valid again; the set in force is unchanged" reason=change hash=`+good.Hash)
+	select {
+	case s := <-recovered:
+		if s.Hash != good.Hash {
+			t.Errorf("OnRecovered got hash %s, want %s", s.Hash, good.Hash)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("OnRecovered not called")
+	}
+	if n, _ := r.drain(200 * time.Millisecond); n != 0 {
+		t.Errorf("the unchanged set was published again")
+	}
+}
+
+// TestWatchSingleFile watches one file: edits and a rename over it are
+// seen; other files in its directory are not part of the tree.
+func TestWatchSingleFile(t *testing.T) {
+	t.Parallel()
+	dir := writeTree(t, map[string]string{"gw.yaml": gatewayNamed("one")})
+	path := filepath.Join(dir, "gw.yaml")
+	r := startWatch(t, path, fastWatch)
+	if s := r.nextSet(t, time.Second); gatewayNames(s) != "one" {
+		t.Fatalf("first set = %s", gatewayNames(s))
+	}
+	writeFile(t, path, gatewayNamed("two"))
+	r.waitFor(t, "gateway two", hasGateways("two"))
+	writeFile(t, filepath.Join(dir, ".gw.yaml.tmp"), gatewayNamed("three"))
+	if err := os.Rename(filepath.Join(dir, ".gw.yaml.tmp"), path); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(t, "gateway three", hasGateways("three"))
+	writeFile(t, filepath.Join(dir, "other.yaml"), gatewayNamed("other"))
+	if n, _ := r.drain(300 * time.Millisecond); n != 0 {
+		t.Errorf("a file beside the watched one was published")
 	}
 }
