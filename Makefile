@@ -6,9 +6,10 @@ BIN := bin/jwtgate
 
 all: build
 
-## build: compile the jwtgate binary into bin/jwtgate
+## build: compile the jwtgate binary into bin/jwtgate, stamped with
+## `git describe` (jwtgate --version) and the VCS commit/time/dirty flag
 build:
-	$(GO) build -o $(BIN) ./cmd/jwtgate
+	$(GO) build -buildvcs=auto -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null)" -o $(BIN) ./cmd/jwtgate
 
 ## envoy: install a real Envoy 1.40.0 into .bin/envoy (idempotent)
 envoy:

@@ -101,6 +101,7 @@ say "starting jwtgate (log $DEMO/jwtgate.log)"
 	--xds-addr 127.0.0.1:18000 \
 	--http-addr "$HTTP_ADDR" \
 	--port-offset 8000 \
+	--listener-address 127.0.0.1 \
 	--resolve httpbin=127.0.0.1:8000 \
 	>"$DEMO/jwtgate.log" 2>&1 &
 pids+=($!)

@@ -232,7 +232,7 @@ func TestServeFetchesJWKSBeforeReady(t *testing.T) {
 	logs := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- execute(ctx, newRoot(d), []string{"serve", "--xds-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		done <- execute(ctx, newRoot(d), []string{"serve", "--policies", t.TempDir(), "--xds-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--log-format", "json", "--jwks-refresh", "1h"}, strings.NewReader(""), io.Discard, logs)
 	}()
 	var base string

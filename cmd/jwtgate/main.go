@@ -2,7 +2,11 @@
 // security policies into Envoy configuration, and a small toolbox for keys
 // and test tokens.
 //
-// Exit codes: 0 ok, 1 invalid policies or runtime failure, 2 usage error.
+// Exit codes: 0 ok; 1 the command ran and failed (invalid policies, a key
+// file without a usable key, a server failure); 2 the invocation is wrong
+// (unknown command, flag or config key, a malformed value, a path that does
+// not exist or has the wrong type). Only exit 2 prints a hint to the
+// command's --help.
 package main
 
 import (
@@ -41,7 +45,7 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -52,7 +56,10 @@ func execute(ctx context.Context, root *cobra.Command, args []string, stdin io.R
 	}
 	fmt.Fprintf(stderr, "jwtgate: %v\n", err)
 	if code == exitUsage {
-		fmt.Fprintln(stderr, "Run 'jwtgate --help' for usage.")
+		if cmd == nil {
+			cmd = root
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
 	return code
 }
@@ -66,8 +73,14 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// usageErr is an error in the invocation: exit 2 with a hint to --help.
 func usageErr(format string, args ...any) error {
 	return &exitError{exitUsage, fmt.Errorf(format, args...)}
+}
+
+// failure is an error of a command that ran: exit 1, no usage hint.
+func failure(format string, args ...any) error {
+	return &exitError{exitFailure, fmt.Errorf(format, args...)}
 }
 
 // usageArgs turns an argument validation failure into a usage error.
@@ -109,7 +122,8 @@ AuthorizationPolicy YAML from a folder and serves it to Envoy over ADS.
 Every flag can also be set in the --config YAML file (key = flag name) or in
 the environment as JWTGATE_<FLAG>, upper case with '-' as '_'
 (e.g. JWTGATE_XDS_ADDR). Flags win over the environment, which wins over the
-config file.`,
+config file. A config key that is no flag name is an error (exit 2).`,
+		Version:           versionLine(readBuildInfo()),
 		Args:              usageArgs(cobra.NoArgs),
 		SilenceUsage:      true,
 		SilenceErrors:     true,
@@ -119,12 +133,13 @@ config file.`,
 			return usageErr("no command given")
 		},
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &exitError{exitUsage, err} })
 	pf := root.PersistentFlags()
 	pf.String("config", "", "YAML config file with flag values")
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
 	pf.String("log-format", "text", "log format: text or json")
-	root.AddCommand(a.serveCmd(), a.validateCmd(), a.jwkCmd(), a.tokenCmd(), versionCmd())
+	root.AddCommand(a.serveCmd(), a.validateCmd(), a.renderCmd(), a.jwkCmd(), a.tokenCmd(), versionCmd())
 	return root
 }
 
@@ -141,6 +156,9 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 		}
 	}
 	if file := a.v.GetString("config"); file != "" {
+		if err := checkConfigKeys(file, configKeys(cmd.Root())); err != nil {
+			return err
+		}
 		a.v.SetConfigFile(file)
 		a.v.SetConfigType("yaml")
 		if err := a.v.ReadInConfig(); err != nil {
@@ -148,8 +166,8 @@ func (a *app) setup(cmd *cobra.Command, _ []string) error {
 		}
 	}
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(a.v.GetString("log-level"))); err != nil {
-		return usageErr("--log-level: %v", err)
+	if l := a.v.GetString("log-level"); level.UnmarshalText([]byte(l)) != nil {
+		return usageErr("--log-level %q: want debug, info, warn or error", l)
 	}
 	hopts := &slog.HandlerOptions{Level: level}
 	switch f := a.v.GetString("log-format"); f {

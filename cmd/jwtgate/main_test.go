@@ -235,8 +235,12 @@ func TestUsageErrors(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	r := runCLI(t, deps{}, "", "version")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "jwtgate devel go") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "jwtgate ") || !strings.Contains(r.stdout, " go1.") {
 		t.Fatalf("%+v", r)
+	}
+	// --version prints the same line.
+	if r2 := runCLI(t, deps{}, "", "--version"); r2.code != 0 || r2.stdout != r.stdout {
+		t.Errorf("--version %+v, version %q", r2, r.stdout)
 	}
 }
 
@@ -277,16 +281,21 @@ func (s *syncBuffer) String() string {
 }
 
 func TestServeReadinessAndShutdown(t *testing.T) {
-	release := make(chan struct{})
+	release, recovered := make(chan struct{}), make(chan struct{})
+	policyDir := t.TempDir()
 	d := deps{
-		watch: func(ctx context.Context, dir string, _ policies.WatchOptions, publish func(*policies.Set), onError func(error)) error {
-			if dir != "/srv/policies" {
+		watch: func(ctx context.Context, dir string, opts policies.WatchOptions, publish func(*policies.Set), onError func(error)) error {
+			if dir != policyDir {
 				t.Errorf("watch dir %q", dir)
 			}
 			onError(errors.New("first load invalid"))
 			select {
 			case <-release:
 				publish(&policies.Set{Hash: "h1"})
+				// An edit is rejected, then undone: valid again, same hash.
+				onError(errors.New("bad edit"))
+				opts.OnRecovered(&policies.Set{Hash: "h1"})
+				close(recovered)
 			case <-ctx.Done():
 			}
 			<-ctx.Done()
@@ -296,7 +305,7 @@ func TestServeReadinessAndShutdown(t *testing.T) {
 			return &translate.Resources{}, nil
 		},
 	}
-	t.Setenv("JWTGATE_POLICIES", "/srv/policies")
+	t.Setenv("JWTGATE_POLICIES", policyDir)
 	t.Setenv("JWTGATE_RESOLVE", "httpbin=127.0.0.1:8000,other=10.0.0.1")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -344,11 +353,46 @@ func TestServeReadinessAndShutdown(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	select {
+	case <-recovered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch never reported the recovery")
+	}
 	_, metrics := get("/metrics")
-	for _, want := range []string{"jwtgate_ready 1", `jwtgate_policy_reloads_total{result="error"} 1`,
-		`jwtgate_policy_reloads_total{result="ok"} 1`, `jwtgate_policy_set_info{hash="h1"} 1`} {
+	for _, want := range []string{"jwtgate_ready 1", `jwtgate_policy_reloads_total{result="error"} 2`,
+		`jwtgate_policy_reloads_total{result="ok"} 2`, `jwtgate_policy_set_info{hash="h1"} 1`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// /debug/status is the xDS server's status as JSON.
+	code, body := get("/debug/status")
+	var st struct {
+		PolicySetHash string `json:"policySetHash"`
+		Ready         bool   `json:"ready"`
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil || st.PolicySetHash != "h1" || !st.Ready {
+		t.Errorf("/debug/status %d %v: %s", code, err, body)
+	}
+	// Every effective setting is logged once at start-up, with its source.
+	var settings []map[string]any
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "settings" {
+			settings = append(settings, m)
+		}
+	}
+	if len(settings) != 1 {
+		t.Fatalf("%d settings lines:\n%s", len(settings), logs)
+	}
+	for k, want := range map[string]any{
+		"level": "INFO", "config": "", "policies": policyDir, "xds-addr": "127.0.0.1:0", "http-addr": "127.0.0.1:0",
+		"port-offset": 0.0, "listener-address": "0.0.0.0", "resolve": "httpbin=127.0.0.1:8000,other=10.0.0.1",
+		"root-namespace": "istio-system", "no-token-status": 401.0, "xff-trusted-hops": 0.0, "server-name": "istio-envoy",
+		"jwks-refresh": "20m0s", "set_by": "policies=env,xds-addr=flag,http-addr=flag,resolve=env",
+	} {
+		if got := settings[0][k]; got != want {
+			t.Errorf("settings %s = %#v, want %#v", k, got, want)
 		}
 	}
 	cancel()
@@ -378,7 +422,7 @@ func TestTranslateOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := translate.Options{ServerName: "istio-envoy", RootNamespace: "mesh", PortOffset: 8000, NoTokenStatus: 403, XFFNumTrustedHops: 2,
+	want := translate.Options{ListenerAddress: "0.0.0.0", ServerName: "istio-envoy", RootNamespace: "mesh", PortOffset: 8000, NoTokenStatus: 403, XFFNumTrustedHops: 2,
 		Resolve: map[string]string{"a": "10.0.0.1", "b": "10.0.0.2:81"}, JWKS: map[string]string{}}
 	if !reflect.DeepEqual(opts, want) {
 		t.Fatalf("options %+v\nwant %+v", opts, want)

@@ -4,16 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
@@ -49,15 +54,22 @@ else 503) and /metrics (Prometheus text).`,
 	f := cmd.Flags()
 	f.String("policies", "./examples", "policy folder to watch")
 	f.String("xds-addr", ":18000", "gRPC ADS listen address")
-	f.String("http-addr", "127.0.0.1:18001", "health, readiness and metrics listen address")
+	f.String("http-addr", "127.0.0.1:18001", "health, readiness, metrics and /debug/status listen address")
+	addTranslateFlags(f)
+	f.String("jwks-refresh", jwks.DefaultRefresh.String(), "how often keys from jwksUri / OIDC discovery are fetched again (at least 1s)")
+	return cmd
+}
+
+// addTranslateFlags defines the flags that shape the Envoy configuration,
+// shared by serve and render so both translate alike.
+func addTranslateFlags(f *pflag.FlagSet) {
 	f.Int32("port-offset", 0, "added to every Gateway port for the Envoy listener (80+8000 = 8080)")
+	f.String("listener-address", translate.DefaultListenerAddress, "IP address the Envoy listeners bind (127.0.0.1 keeps a local gateway off the network; :: for IPv6)")
 	f.StringSlice("resolve", nil, "host=IP[:PORT]: send a destination host to a fixed address, repeatable")
 	f.Uint32("no-token-status", 401, "status for a missing token that authorization requires: 401 or 403")
 	f.String("root-namespace", policies.DefaultRootNamespace, "namespace whose selector-less policies apply to every gateway")
 	f.Uint32("xff-trusted-hops", 0, "X-Forwarded-For hops to trust for the client address")
 	f.String("server-name", translate.DefaultServerName, "value of the server response header Envoy sends (replacing the upstream's)")
-	f.String("jwks-refresh", jwks.DefaultRefresh.String(), "how often keys from jwksUri / OIDC discovery are fetched again (at least 1s)")
-	return cmd
 }
 
 // translateOptions reads the translation settings.
@@ -87,7 +99,12 @@ func (a *app) translateOptions(cmd *cobra.Command) (translate.Options, error) {
 	if !validServerName(server) {
 		return opts, usageErr("--server-name %q: want 1-256 visible ASCII characters or spaces", server)
 	}
+	listen, err := parseListenerAddress(a.str("listener-address"))
+	if err != nil {
+		return opts, err
+	}
 	return translate.Options{
+		ListenerAddress:   listen,
 		ServerName:        server,
 		RootNamespace:     ns,
 		PortOffset:        int32(offset),
@@ -111,6 +128,18 @@ func validServerName(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseListenerAddress checks the IP literal for the Envoy listeners
+// (Envoy's socket_address takes an IP; a host name or a zone would be
+// NACKed) and returns its canonical form.
+func parseListenerAddress(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	addr, err := translate.CheckListenerAddress(s)
+	if err != nil {
+		return "", usageErr("--listener-address %q: want an IP address such as 0.0.0.0, 127.0.0.1 or ::", s)
+	}
+	return addr, nil
 }
 
 // parseResolve parses host=IP[:PORT] entries.
@@ -147,6 +176,10 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	if refresh < time.Second {
 		return usageErr("--jwks-refresh %s: want at least 1s", refresh)
 	}
+	dir := a.str("policies")
+	if err := checkPolicyFolder(dir); err != nil {
+		return err
+	}
 	// An issuer whose jwksUri keys have not been fetched (yet, or ever) gets
 	// a fixed public key that nobody holds the private key of, so its
 	// tokens fail closed (401) instead of passing. It is the same key on
@@ -154,8 +187,8 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	if opts.FailClosedJWKS, err = jwks.FailClosedJWKS(); err != nil {
 		return err
 	}
-	dir := a.str("policies")
 	log := a.log
+	a.logSettings(cmd, dir, opts, refresh)
 
 	fetcher := jwks.NewFetcher(jwks.Options{Refresh: refresh, Logger: log})
 	defer fetcher.Close()
@@ -191,7 +224,11 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
-		if err := a.watch(ctx, dir, policies.WatchOptions{Logger: log}, p.publish, srv.ReportLoadError); err != nil {
+		// A rejected tree that is valid again with the content in force
+		// changes nothing for Envoy; pushing it again counts the good reload
+		// and logs "policy set accepted ... changed=0".
+		wopts := policies.WatchOptions{Logger: log, OnRecovered: p.publish}
+		if err := a.watch(ctx, dir, wopts, p.publish, srv.ReportLoadError); err != nil {
 			errc <- wrap("policy watch", err)
 		}
 	}()
@@ -229,13 +266,77 @@ func (a *app) serve(cmd *cobra.Command, _ []string) error {
 	return runErr
 }
 
+// checkPolicyFolder fails with a usage error unless dir is an existing
+// folder: serve watches a folder, and a typo in --policies must not leave a
+// server running that never gets a policy.
+func checkPolicyFolder(dir string) error {
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageErr("--policies %s: no such folder", dir)
+	case err != nil:
+		return usageErr("--policies %s: %v", dir, err)
+	case !info.IsDir():
+		return usageErr("--policies %s: not a folder (serve watches a folder; validate and render also take single files)", dir)
+	}
+	return nil
+}
+
+// logSettings logs every effective serve setting once, with where each
+// non-default one came from (flag, env or config), so a start-up log
+// answers "which settings is this server running with?".
+func (a *app) logSettings(cmd *cobra.Command, dir string, opts translate.Options, refresh time.Duration) {
+	resolve := make([]string, 0, len(opts.Resolve))
+	for _, h := range slices.Sorted(maps.Keys(opts.Resolve)) {
+		resolve = append(resolve, h+"="+opts.Resolve[h])
+	}
+	keys := []string{"policies", "xds-addr", "http-addr", "port-offset", "listener-address", "resolve",
+		"root-namespace", "no-token-status", "xff-trusted-hops", "server-name", "jwks-refresh"}
+	var from []string
+	for _, k := range keys {
+		if src := a.source(cmd, k); src != "default" {
+			from = append(from, k+"="+src)
+		}
+	}
+	a.log.Info("settings",
+		"config", a.str("config"),
+		"policies", dir,
+		"xds-addr", a.str("xds-addr"),
+		"http-addr", a.str("http-addr"),
+		"port-offset", opts.PortOffset,
+		"listener-address", opts.ListenerAddress,
+		"resolve", strings.Join(resolve, ","),
+		"root-namespace", opts.RootNamespace,
+		"no-token-status", opts.NoTokenStatus,
+		"xff-trusted-hops", opts.XFFNumTrustedHops,
+		"server-name", opts.ServerName,
+		"jwks-refresh", refresh.String(),
+		"set_by", strings.Join(from, ","))
+}
+
+// source says where a setting's value comes from: flag, env, config or
+// default, in viper's order of precedence.
+func (a *app) source(cmd *cobra.Command, key string) string {
+	if f := cmd.Flags().Lookup(key); f != nil && f.Changed {
+		return "flag"
+	}
+	if _, ok := os.LookupEnv("JWTGATE_" + strings.ToUpper(strings.ReplaceAll(key, "-", "_"))); ok {
+		return "env"
+	}
+	if a.v.InConfig(key) {
+		return "config"
+	}
+	return "default"
+}
+
 // updateFunc adapts a function to the pusher's updater.
 type updateFunc func(*policies.Set) error
 
 func (f updateFunc) Update(set *policies.Set) error { return f(set) }
 
-// httpHandler serves /healthz, /readyz and /metrics (the xDS server's
-// metrics followed by the key fetcher's).
+// httpHandler serves /healthz, /readyz, /metrics (the xDS server's
+// metrics followed by the key fetcher's) and /debug/status (the xDS
+// server's view of the policy set, gateway groups and Envoy streams).
 func httpHandler(srv *xds.Server, fetcher *jwks.Fetcher) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -254,6 +355,7 @@ func httpHandler(srv *xds.Server, fetcher *jwks.Fetcher) http.Handler {
 		srv.Metrics().WriteTo(w)
 		fetcher.WriteMetrics(w)
 	})
+	mux.Handle("/debug/status", srv.StatusHandler())
 	return mux
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -11,11 +12,13 @@ import (
 
 func (a *app) validateCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "validate DIR...",
-		Short: "Check policy folders; exit 1 if any document is invalid",
-		Long: `validate loads every policy folder like serve does and prints each error as
-file:line:col: field: msg, and every warning. It exits 1 when any folder has
-an error, else prints a summary per folder and exits 0.`,
+		Use:   "validate PATH...",
+		Short: "Check policy folders or files; exit 1 if any document is invalid",
+		Long: `validate loads every PATH like serve loads its folder and prints each error as
+file:line:col: field: msg, and every warning. A PATH is a folder (read
+recursively) or a single policy file, so a pre-commit hook can pass the files
+it checks. It exits 1 when any PATH has an error, else prints a summary per
+PATH and exits 0.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: a.validate,
 	}
@@ -25,22 +28,10 @@ func (a *app) validate(cmd *cobra.Command, dirs []string) error {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	problems := 0
 	for _, dir := range dirs {
-		set, err := a.load(dir)
-		if err != nil {
-			var list policies.ErrorList
-			if errors.As(err, &list) {
-				for _, fe := range list {
-					fmt.Fprintln(errOut, fe.Error())
-				}
-				problems += len(list)
-			} else {
-				fmt.Fprintf(errOut, "%s: %v\n", dir, err)
-				problems++
-			}
+		set, n := loadReport(a.load, dir, errOut)
+		if set == nil {
+			problems += n
 			continue
-		}
-		for _, w := range set.Warnings {
-			fmt.Fprintf(errOut, "warning: %s\n", w)
 		}
 		fmt.Fprintf(out, "%s: ok: %d Gateway, %d VirtualService, %d RequestAuthentication, %d AuthorizationPolicy; %d warning(s)\n",
 			dir, len(set.Gateways), len(set.VirtualServices), len(set.RequestAuthentications),
@@ -50,4 +41,25 @@ func (a *app) validate(cmd *cobra.Command, dirs []string) error {
 		return &exitError{exitFailure, fmt.Errorf("invalid policies: %d error(s)", problems)}
 	}
 	return nil
+}
+
+// loadReport loads path and prints its errors, or its warnings when it is
+// valid, to errOut. It returns the Set, or nil and the number of errors.
+func loadReport(load func(string) (*policies.Set, error), path string, errOut io.Writer) (*policies.Set, int) {
+	set, err := load(path)
+	if err != nil {
+		var list policies.ErrorList
+		if errors.As(err, &list) {
+			for _, fe := range list {
+				fmt.Fprintln(errOut, fe.Error())
+			}
+			return nil, len(list)
+		}
+		fmt.Fprintf(errOut, "%s: %v\n", path, err)
+		return nil, 1
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintf(errOut, "warning: %s\n", w)
+	}
+	return set, 0
 }
