@@ -79,6 +79,7 @@ func (s *stack) startJWTGate(httpbinPort int, extra ...string) {
 		"--xds-addr", hostPort(s.xdsPort),
 		"--http-addr", hostPort(s.httpPort),
 		"--port-offset", strconv.Itoa(s.gatewayPort - gatewayServerPort),
+		"--listener-address", "127.0.0.1", // tests listen on loopback only
 		"--resolve", "httpbin=" + hostPort(httpbinPort),
 		"--log-level", "debug",
 	}
