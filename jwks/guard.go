@@ -110,3 +110,29 @@ func dialControl(_, address string, _ syscall.RawConn) error {
 	}
 	return nil
 }
+
+// CheckURL applies the guard's static checks to a key URL without
+// resolving or connecting: the scheme must be http or https, the host must
+// not be a cloud metadata host name, and a literal IP host must not be an
+// address key fetching refuses (link-local, cloud metadata, unspecified,
+// broadcast, multicast). It is what can be checked for a URL that someone
+// else fetches (Envoy's remote_jwks): a host name that resolves to a
+// refused address is only caught by the Fetcher, which checks every
+// resolved address at dial time. The error is a *GuardError.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return &GuardError{Target: raw, Reason: "not a URL"}
+	}
+	return checkURL(u)
+}
+
+// CheckAddr refuses an IP address that key fetching must never connect to
+// (see CheckURL), for addresses given outside a URL, such as a --resolve
+// override of a key URL's host. The error is a *GuardError.
+func CheckAddr(a netip.Addr) error {
+	if why := blockedAddr(a); why != "" {
+		return &GuardError{Target: a.String(), Reason: why}
+	}
+	return nil
+}

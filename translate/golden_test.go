@@ -35,6 +35,8 @@ type caseHeader struct {
 		XFFNumTrustedHops uint32            `yaml:"xffNumTrustedHops"`
 		JWKS              map[string]string `yaml:"jwks"`
 		FailClosedJWKS    string            `yaml:"failClosedJWKS"`
+		EnvoyFetchesKeys  bool              `yaml:"envoyFetchesKeys"`
+		CAFile            string            `yaml:"caFile"`
 	} `yaml:"options"`
 }
 
@@ -54,6 +56,8 @@ func (h caseHeader) options() Options {
 		XFFNumTrustedHops: o.XFFNumTrustedHops,
 		JWKS:              o.JWKS,
 		FailClosedJWKS:    o.FailClosedJWKS,
+		EnvoyFetchesKeys:  o.EnvoyFetchesKeys,
+		CAFile:            o.CAFile,
 	}
 }
 

@@ -88,21 +88,13 @@ func jwtAuthn(rules []policies.JWTRule, opts Options) (*jwtv3.JwtAuthentication,
 	return cfg, nil
 }
 
-// jwtProvider converts one JWT rule. Keys are always inlined (local_jwks):
-// the rule's jwks, else the keys fetched for its jwksUri (or, without
-// jwksUri, for its OIDC discovery URL, see policies.JWTRule.KeysURL), else the fail-closed
-// JWKS so that every token of the issuer is rejected.
+// jwtProvider converts one JWT rule. With Options.EnvoyFetchesKeys a rule
+// with jwksUri gets remote_jwks (Envoy fetches the keys, see remoteJWKS).
+// Otherwise keys are inlined (local_jwks): the rule's jwks, else the keys
+// fetched for its jwksUri (or, without jwksUri, for its OIDC discovery URL,
+// see policies.JWTRule.KeysURL), else the fail-closed JWKS so that every
+// token of the issuer is rejected.
 func jwtProvider(r policies.JWTRule, opts Options) (*jwtv3.JwtProvider, error) {
-	jwks := r.Jwks
-	if jwks == "" {
-		jwks = opts.JWKS[r.KeysURL()]
-	}
-	if jwks == "" {
-		jwks = opts.FailClosedJWKS
-	}
-	if jwks == "" {
-		return nil, fmt.Errorf("translate: issuer %q: no keys for %s and no fail-closed JWKS configured", r.Issuer, r.KeysURL())
-	}
 	claims := slices.Clone(defaultSpaceDelimitedClaims)
 	for _, c := range r.SpaceDelimitedClaims {
 		if !slices.Contains(claims, c) {
@@ -118,9 +110,27 @@ func jwtProvider(r policies.JWTRule, opts Options) (*jwtv3.JwtProvider, error) {
 		NormalizePayloadInMetadata: &jwtv3.JwtProvider_NormalizePayload{SpaceDelimitedClaims: claims},
 		FromParams:                 r.FromParams,
 		FromCookies:                r.FromCookies,
-		JwksSourceSpecifier: &jwtv3.JwtProvider_LocalJwks{LocalJwks: &corev3.DataSource{
+	}
+	if usesRemoteJWKS(r, opts) {
+		remote, err := remoteJWKS(r)
+		if err != nil {
+			return nil, err
+		}
+		p.JwksSourceSpecifier = &jwtv3.JwtProvider_RemoteJwks{RemoteJwks: remote}
+	} else {
+		jwks := r.Jwks
+		if jwks == "" {
+			jwks = opts.JWKS[r.KeysURL()]
+		}
+		if jwks == "" {
+			jwks = opts.FailClosedJWKS
+		}
+		if jwks == "" {
+			return nil, fmt.Errorf("translate: issuer %q: no keys for %s and no fail-closed JWKS configured", r.Issuer, r.KeysURL())
+		}
+		p.JwksSourceSpecifier = &jwtv3.JwtProvider_LocalJwks{LocalJwks: &corev3.DataSource{
 			Specifier: &corev3.DataSource_InlineString{InlineString: jwks},
-		}},
+		}}
 	}
 	for _, h := range r.FromHeaders {
 		p.FromHeaders = append(p.FromHeaders, &jwtv3.JwtHeader{Name: h.Name, ValuePrefix: h.Prefix})

@@ -8,7 +8,8 @@
 // (strips client copies of the headers jwt_authn writes, stripheaders.go),
 // jwt_authn, rbac AUDIT/DENY/ALLOW, router (jwt.go, rbac.go), its route
 // configuration from the bound VirtualServices (route.go) and the clusters
-// those routes name (cluster.go).
+// those routes name (cluster.go), plus, when Envoy fetches keys itself,
+// the clusters of the key servers (remotejwks.go).
 package translate
 
 import (
@@ -63,6 +64,17 @@ type Options struct {
 	// FailClosedJWKS is inlined for a jwksUri with no entry in JWKS: a
 	// public key whose private half was never kept, so every token fails.
 	FailClosedJWKS string
+	// EnvoyFetchesKeys makes Envoy fetch the keys of every rule with
+	// jwksUri (and no inline jwks) itself: remote_jwks through a generated
+	// cluster per (scheme, host, port), instead of keys from JWKS. Rules
+	// without jwksUri (OIDC discovery) still take their keys from JWKS.
+	// A jwksUri whose host is a literal link-local, metadata or otherwise
+	// refused address, or a metadata host name, is an error (Envoy fetches
+	// without jwtgate's SSRF guard).
+	EnvoyFetchesKeys bool
+	// CAFile is the CA bundle Envoy validates https key servers against
+	// when EnvoyFetchesKeys is set. Default DefaultCAFile.
+	CAFile string
 }
 
 // Resources is everything one gateway needs, each slice sorted by name.
@@ -85,6 +97,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.NoTokenStatus == 0 {
 		o.NoTokenStatus = 401
+	}
+	if o.CAFile == "" {
+		o.CAFile = DefaultCAFile
 	}
 	return o
 }
@@ -128,6 +143,12 @@ func Translate(set *policies.Set, id policies.Identity, opts Options) (*Resource
 		}
 		res.Routes = append(res.Routes, rc)
 		res.Listeners = append(res.Listeners, l)
+	}
+	if len(res.Listeners) > 0 {
+		// Key clusters only where a listener runs jwt_authn.
+		if err := clusters.addRemoteJWKS(appliedJWTRules(set, id, opts.RootNamespace), opts); err != nil {
+			return nil, err
+		}
 	}
 	res.Clusters = clusters.sorted()
 	sortByName(res.Listeners, func(l *listenerv3.Listener) string { return l.GetName() })
