@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -60,7 +61,9 @@ func (p *pusher) translate(set *policies.Set, id policies.Identity) (*translate.
 	return p.trans(set, id, opts)
 }
 
-// publish pushes a new valid Set. While it is being applied the fetcher
+// publish pushes a new valid Set. With --jwks-fetcher envoy a Set naming
+// a jwksUri that the SSRF guard refuses (remoteKeyProblems) is rejected
+// and the Set in force stays. While it is being applied the fetcher
 // keeps the key URLs of both the new and the last accepted Set, so a Set
 // the server rejects does not cost the one in force its keys; afterwards
 // only the new Set's URLs are kept. A new URL is fetched in the
@@ -69,8 +72,18 @@ func (p *pusher) translate(set *policies.Set, id policies.Identity) (*translate.
 func (p *pusher) publish(set *policies.Set) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	next := jwks.Targets(set)
-	p.keys.Want(mergeTargets(jwks.Targets(p.last), next))
+	if p.opts.EnvoyFetchesKeys {
+		if problems := remoteKeyProblems(set); len(problems) > 0 {
+			for _, msg := range problems {
+				p.log.Error("invalid policy", "error", msg)
+			}
+			p.log.Error("policy set not applied; the previous configuration stays", "hash", set.Hash,
+				"error", fmt.Sprintf("%d jwksUri refused by the SSRF guard", len(problems)))
+			return
+		}
+	}
+	next := keyTargets(set, p.opts.EnvoyFetchesKeys)
+	p.keys.Want(mergeTargets(keyTargets(p.last, p.opts.EnvoyFetchesKeys), next))
 	if err := p.push(set); err != nil {
 		p.log.Error("policy set not applied; the previous configuration stays", "hash", set.Hash, "error", err)
 		return

@@ -423,7 +423,7 @@ func TestTranslateOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := translate.Options{ListenerAddress: "0.0.0.0", ServerName: "istio-envoy", RootNamespace: "mesh", PortOffset: 8000, NoTokenStatus: 403, XFFNumTrustedHops: 2,
-		Resolve: map[string]string{"a": "10.0.0.1", "b": "10.0.0.2:81"}, JWKS: map[string]string{}}
+		Resolve: map[string]string{"a": "10.0.0.1", "b": "10.0.0.2:81"}, JWKS: map[string]string{}, CAFile: translate.DefaultCAFile}
 	if !reflect.DeepEqual(opts, want) {
 		t.Fatalf("options %+v\nwant %+v", opts, want)
 	}

@@ -25,7 +25,8 @@ warnings go to stderr; invalid policies exit 1.
 
 render is offline: keys that serve would fetch (jwksUri, OIDC discovery) are
 not fetched; those issuers show serve's fail-closed key, and a note on stderr
-names them.`,
+names them. With --jwks-fetcher envoy, rules with jwksUri show remote_jwks
+and its cluster instead.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: a.render,
 	}
@@ -76,7 +77,15 @@ func (a *app) render(cmd *cobra.Command, args []string) error {
 	if opts.FailClosedJWKS, err = jwks.FailClosedJWKS(); err != nil {
 		return err
 	}
-	for _, t := range jwks.Targets(set) {
+	if opts.EnvoyFetchesKeys {
+		if problems := remoteKeyProblems(set); len(problems) > 0 {
+			for _, msg := range problems {
+				fmt.Fprintln(errOut, msg)
+			}
+			return failure("invalid policies: %d error(s)", len(problems))
+		}
+	}
+	for _, t := range keyTargets(set, opts.EnvoyFetchesKeys) {
 		fmt.Fprintf(errOut, "note: keys of %s are not fetched by render; its issuer shows the fail-closed key (serve fetches the real keys)\n", t.URL)
 	}
 	id := policies.Identity{Namespace: ns, Labels: labels}

@@ -45,6 +45,13 @@ fetched again every --jwks-refresh; on failure the last good keys stay, and an
 issuer that has none fails closed (every token 401). Link-local and cloud
 metadata addresses are never contacted.
 
+With --jwks-fetcher envoy, Envoy fetches the keys of rules with jwksUri itself
+(remote_jwks through a generated cluster; https validated against
+--envoy-ca-file on Envoy's machine); jwtgate still fetches OIDC discovery
+keys (rules without jwksUri). Envoy has no SSRF guard: a policy set with a
+jwksUri on a metadata host name or a literal link-local or metadata address is
+rejected, but a host name that resolves to one is not caught in this mode.
+
 The HTTP side (--http-addr) serves /healthz, /readyz (200 once a policy set
 has been pushed and the first fetch of each of its key URLs has completed,
 else 503) and /metrics (Prometheus text).`,
@@ -70,6 +77,13 @@ func addTranslateFlags(f *pflag.FlagSet) {
 	f.String("root-namespace", policies.DefaultRootNamespace, "namespace whose selector-less policies apply to every gateway")
 	f.Uint32("xff-trusted-hops", 0, "X-Forwarded-For hops to trust for the client address")
 	f.String("server-name", translate.DefaultServerName, "value of the server response header Envoy sends (replacing the upstream's)")
+	addFetcherFlag(f)
+	f.String("envoy-ca-file", translate.DefaultCAFile, "CA bundle on Envoy's machine that https jwksUri servers are validated against (--jwks-fetcher envoy)")
+}
+
+// addFetcherFlag defines --jwks-fetcher (serve, render, validate).
+func addFetcherFlag(f *pflag.FlagSet) {
+	f.String("jwks-fetcher", fetcherJWTGate, "who fetches the keys of a jwksUri: jwtgate (fetch and inline) or envoy (remote_jwks; OIDC discovery stays with jwtgate)")
 }
 
 // translateOptions reads the translation settings.
@@ -103,6 +117,14 @@ func (a *app) translateOptions(cmd *cobra.Command) (translate.Options, error) {
 	if err != nil {
 		return opts, err
 	}
+	envoyFetches, err := a.envoyFetches()
+	if err != nil {
+		return opts, err
+	}
+	caFile := strings.TrimSpace(a.str("envoy-ca-file"))
+	if caFile == "" {
+		return opts, usageErr("--envoy-ca-file must not be empty")
+	}
 	return translate.Options{
 		ListenerAddress:   listen,
 		ServerName:        server,
@@ -112,6 +134,8 @@ func (a *app) translateOptions(cmd *cobra.Command) (translate.Options, error) {
 		NoTokenStatus:     uint32(status),
 		XFFNumTrustedHops: uint32(hops),
 		JWKS:              map[string]string{},
+		EnvoyFetchesKeys:  envoyFetches,
+		CAFile:            caFile,
 	}, nil
 }
 
@@ -291,7 +315,7 @@ func (a *app) logSettings(cmd *cobra.Command, dir string, opts translate.Options
 		resolve = append(resolve, h+"="+opts.Resolve[h])
 	}
 	keys := []string{"policies", "xds-addr", "http-addr", "port-offset", "listener-address", "resolve",
-		"root-namespace", "no-token-status", "xff-trusted-hops", "server-name", "jwks-refresh"}
+		"root-namespace", "no-token-status", "xff-trusted-hops", "server-name", "jwks-refresh", "jwks-fetcher", "envoy-ca-file"}
 	var from []string
 	for _, k := range keys {
 		if src := a.source(cmd, k); src != "default" {
@@ -311,7 +335,17 @@ func (a *app) logSettings(cmd *cobra.Command, dir string, opts translate.Options
 		"xff-trusted-hops", opts.XFFNumTrustedHops,
 		"server-name", opts.ServerName,
 		"jwks-refresh", refresh.String(),
+		"jwks-fetcher", fetcherName(opts.EnvoyFetchesKeys),
+		"envoy-ca-file", opts.CAFile,
 		"set_by", strings.Join(from, ","))
+}
+
+// fetcherName is the --jwks-fetcher value for the mode.
+func fetcherName(envoyFetches bool) string {
+	if envoyFetches {
+		return fetcherEnvoy
+	}
+	return fetcherJWTGate
 }
 
 // source says where a setting's value comes from: flag, env, config or
