@@ -60,11 +60,16 @@ func buildListener(port uint32, c *chain, opts Options) (*listenerv3.Listener, e
 //     is never routed or authorized in its escaped form.
 //   - "#": Envoy 1.40 answers 400 to a request whose path holds a
 //     fragment ("/admin#x", "/a#/../admin"), and url_path never sees one.
-//   - ";": path parameters are NOT stripped by Envoy (checked: "/admin;x=1"
-//     passes a DENY rule for "/admin" and reaches the upstream), although
-//     some upstreams (Java servlet containers) serve it as "/admin". Prefer
-//     ALLOW rules (then "/admin;x" simply is not allowed), or also deny the
-//     prefix "/admin;*". ("/a/..;/admin" is normalized to "/admin".)
+//   - ";": Envoy 1.40 has no option to strip path parameters, so
+//     "/admin;x=1" reaches rbac and the upstream as it is, and Java servlet
+//     containers serve it as "/admin". The path rules handle it instead
+//     (pathparams.go): where a match denies or narrows access (paths in
+//     DENY/AUDIT, notPaths in ALLOW) a value also matches its variants with
+//     ";params" on any segment, and any path with a "." or ".." segment
+//     carrying parameters; where a match grants access, exact values stay
+//     exact and prefix/suffix values do not match a path with ";".
+//     normalize_path resolves a literal "..;" like ".." ("/a/..;/admin"
+//     becomes "/admin"), but not "%2e%2e;", which it decodes afterwards.
 //
 // use_remote_address makes Envoy the edge: it sets X-Forwarded-For and
 // X-Forwarded-Proto itself and computes the client address with

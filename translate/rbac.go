@@ -127,7 +127,7 @@ func rbacRules(action rbacv3.RBAC_Action, ps []*policies.AuthorizationPolicy) (*
 	r := &rbacv3.RBAC{Action: action, Policies: map[string]*rbacv3.Policy{}}
 	for _, p := range ps {
 		for i, rule := range p.Spec.Rules {
-			pol, err := rulePolicy(rule)
+			pol, err := rulePolicy(rule, action)
 			if err != nil {
 				return nil, fmt.Errorf("translate: AuthorizationPolicy %s/%s rules[%d]: %w", p.Metadata.Namespace, p.Metadata.Name, i, err)
 			}
@@ -137,9 +137,11 @@ func rbacRules(action rbacv3.RBAC_Action, ps []*policies.AuthorizationPolicy) (*
 	return r, nil
 }
 
-// rulePolicy converts one rule: from (sources OR), to (operations OR) and
-// every when condition must all match. An empty rule matches everything.
-func rulePolicy(r policies.Rule) (*rbacv3.Policy, error) {
+// rulePolicy converts one rule of an rbac filter with the given action:
+// from (sources OR), to (operations OR) and every when condition must all
+// match. An empty rule matches everything. The action decides how paths
+// are matched (operationPermission).
+func rulePolicy(r policies.Rule, action rbacv3.RBAC_Action) (*rbacv3.Policy, error) {
 	var perms []*rbacv3.Permission
 	var ids []*rbacv3.Principal
 	if len(r.From) > 0 {
@@ -156,7 +158,7 @@ func rulePolicy(r policies.Rule) (*rbacv3.Policy, error) {
 	if len(r.To) > 0 {
 		var or []*rbacv3.Permission
 		for _, t := range r.To {
-			p, err := operationPermission(t.Operation)
+			p, err := operationPermission(t.Operation, action)
 			if err != nil {
 				return nil, err
 			}

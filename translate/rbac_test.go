@@ -167,7 +167,7 @@ func TestCondition(t *testing.T) {
 }
 
 func TestRulePolicy(t *testing.T) {
-	empty, err := rulePolicy(policies.Rule{})
+	empty, err := rulePolicy(policies.Rule{}, rbacv3.RBAC_DENY)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +178,13 @@ func TestRulePolicy(t *testing.T) {
 		From: []policies.RuleFrom{{Source: policies.Source{Principals: []string{"p"}}}, {Source: policies.Source{NotPrincipals: []string{"p"}}}},
 		To:   []policies.RuleTo{{Operation: policies.Operation{Methods: []string{"GET"}, NotPaths: []string{"/x/*"}, Hosts: []string{"A.com"}}}},
 	}
-	p, err := rulePolicy(r)
+	p, err := rulePolicy(r, rbacv3.RBAC_DENY) // notPaths in DENY grant: prefix without ";" (pathparams.go)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := `{"permissions":[{"andRules":{"rules":[{"header":{"name":":authority","stringMatch":{"exact":"A.com","ignoreCase":true}}},` +
-		`{"header":{"name":":method","stringMatch":{"exact":"GET"}}},{"notRule":{"urlPath":{"path":{"prefix":"/x/"}}}}]}}],` +
+		`{"header":{"name":":method","stringMatch":{"exact":"GET"}}},` +
+		`{"notRule":{"andRules":{"rules":[{"urlPath":{"path":{"prefix":"/x/"}}},{"notRule":{"urlPath":{"path":{"contains":";"}}}}]}}}]}}],` +
 		`"principals":[{"orIds":{"ids":[{"notId":{"any":true}},{"notId":{"notId":{"any":true}}}]}}]}`
 	if got := compact(t, p); got != want {
 		t.Errorf("rule:\n got  %s\n want %s", got, want)
