@@ -48,7 +48,7 @@ if ! $RENDER_ONLY; then
 fi
 
 say "building jwtgate"
-go build -o "$JWTGATE" ./cmd/jwtgate
+make --no-print-directory build  # bin/jwtgate, stamped with the git version
 
 mkdir -p "$DEMO"
 if [[ ! -f "$DEMO/rsa-private-key.pem" ]]; then
