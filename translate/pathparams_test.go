@@ -58,6 +58,22 @@ func evalPathPerm(t *testing.T, p *rbacv3.Permission, path string) bool {
 	return false
 }
 
+// checkPathMatches reports each path of match that p (the matcher for
+// value) does not match, and each path of no that it does.
+func checkPathMatches(t *testing.T, p *rbacv3.Permission, value string, match, no []string) {
+	t.Helper()
+	for _, path := range match {
+		if !evalPathPerm(t, p, path) {
+			t.Errorf("%q must match %q", value, path)
+		}
+	}
+	for _, path := range no {
+		if evalPathPerm(t, p, path) {
+			t.Errorf("%q must not match %q", value, path)
+		}
+	}
+}
+
 // TestPathUses: which positions are restrictive.
 func TestPathUses(t *testing.T) {
 	tests := []struct {
@@ -158,16 +174,7 @@ func TestRestrictivePathMatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p := restrictivePathPerm(tt.value)
-		for _, path := range tt.match {
-			if !evalPathPerm(t, p, path) {
-				t.Errorf("%q must match %q", tt.value, path)
-			}
-		}
-		for _, path := range tt.no {
-			if evalPathPerm(t, p, path) {
-				t.Errorf("%q must not match %q", tt.value, path)
-			}
-		}
+		checkPathMatches(t, p, tt.value, tt.match, tt.no)
 	}
 }
 
@@ -186,16 +193,7 @@ func TestPermissivePathMatches(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p := permissivePathPerm(tt.value)
-		for _, path := range tt.match {
-			if !evalPathPerm(t, p, path) {
-				t.Errorf("%q must match %q", tt.value, path)
-			}
-		}
-		for _, path := range tt.no {
-			if evalPathPerm(t, p, path) {
-				t.Errorf("%q must not match %q", tt.value, path)
-			}
-		}
+		checkPathMatches(t, p, tt.value, tt.match, tt.no)
 	}
 }
 
@@ -275,16 +273,7 @@ func TestRestrictiveLongPathSuperset(t *testing.T) {
 		if strings.Contains(compact(t, p), "safeRegex") {
 			t.Errorf("%q: superset must not use a regex: %s", tt.value, compact(t, p))
 		}
-		for _, path := range tt.match {
-			if !evalPathPerm(t, p, path) {
-				t.Errorf("%q must match %q", tt.value, path)
-			}
-		}
-		for _, path := range tt.no {
-			if evalPathPerm(t, p, path) {
-				t.Errorf("%q must not match %q", tt.value, path)
-			}
-		}
+		checkPathMatches(t, p, tt.value, tt.match, tt.no)
 	}
 }
 
