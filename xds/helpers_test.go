@@ -181,25 +181,26 @@ func (s *stream[Req, Resp]) Send(r *Req) error { return s.send(r) }
 // sotw opens a raw ADS stream; cancel closes it.
 func (h *harness) sotw(t *testing.T) (*stream[discoverygrpc.DiscoveryRequest, discoverygrpc.DiscoveryResponse], context.CancelFunc) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := discoverygrpc.NewAggregatedDiscoveryServiceClient(h.conn).StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cancel)
-	return &stream[discoverygrpc.DiscoveryRequest, discoverygrpc.DiscoveryResponse]{st.Send, newInbox(st)}, cancel
+	return openStream(t, discoverygrpc.NewAggregatedDiscoveryServiceClient(h.conn).StreamAggregatedResources)
 }
 
 // delta opens a raw Delta ADS stream; cancel closes it.
 func (h *harness) delta(t *testing.T) (*stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse], context.CancelFunc) {
 	t.Helper()
+	return openStream(t, discoverygrpc.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources)
+}
+
+// openStream opens a raw stream with open on its own context, closed by
+// cancel or at the end of the test.
+func openStream[Req, Resp any](t *testing.T, open func(context.Context, ...grpc.CallOption) (grpc.BidiStreamingClient[Req, Resp], error)) (*stream[Req, Resp], context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := discoverygrpc.NewAggregatedDiscoveryServiceClient(h.conn).DeltaAggregatedResources(ctx)
+	st, err := open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cancel)
-	return &stream[discoverygrpc.DeltaDiscoveryRequest, discoverygrpc.DeltaDiscoveryResponse]{st.Send, newInbox(st)}, cancel
+	return &stream[Req, Resp]{st.Send, newInbox(st)}, cancel
 }
 
 // inbox delivers a stream's messages through one reader goroutine, so a
@@ -271,19 +272,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // logHas reports whether one log line contains every fragment.
 func logHas(logs string, fragments ...string) bool {
-	for _, line := range strings.Split(logs, "\n") {
-		all := true
-		for _, f := range fragments {
-			if !strings.Contains(line, f) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
+	return logCount(logs, fragments...) > 0
 }
 
 type corev3Node = corev3.Node
@@ -472,4 +461,16 @@ func logCount(logs string, fragments ...string) int {
 		}
 	}
 	return n
+}
+
+// gatewayCDS serves set v1 and opens a raw ADS stream on which gateway
+// node gw-1 subscribes to CDS; it returns the harness, the stream and the
+// first cluster response (not yet ACKed).
+func gatewayCDS(t *testing.T) (*harness, *stream[discoverygrpc.DiscoveryRequest, discoverygrpc.DiscoveryResponse], *discoverygrpc.DiscoveryResponse) {
+	t.Helper()
+	h := newHarness(t)
+	h.srv.Update(set("v1"))
+	st, _ := h.sotw(t)
+	st.Send(&discoverygrpc.DiscoveryRequest{Node: gatewayNode(t, "gw-1"), TypeUrl: resource.ClusterType})
+	return h, st, mustRecv(t, st.inbox)
 }

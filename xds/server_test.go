@@ -98,12 +98,7 @@ func TestAckUpdateNackWithADSClient(t *testing.T) {
 }
 
 func TestNackIsNotResentInALoop(t *testing.T) {
-	h := newHarness(t)
-	h.srv.Update(set("v1"))
-	st, _ := h.sotw(t)
-	n := gatewayNode(t, "gw-1")
-	st.Send(&discoverygrpc.DiscoveryRequest{Node: n, TypeUrl: resource.ClusterType})
-	first := mustRecv(t, st.inbox)
+	h, st, first := gatewayCDS(t)
 	st.Send(&discoverygrpc.DiscoveryRequest{TypeUrl: resource.ClusterType, ResponseNonce: first.GetNonce(),
 		ErrorDetail: &rpcstatus.Status{Message: "rejected"}})
 	if m, ok := recv(t, st.inbox, 300*time.Millisecond); ok {
@@ -284,12 +279,7 @@ func TestGroupBeforeFirstSetAndClearOnLastClose(t *testing.T) {
 }
 
 func TestOrderedADSMultipleTypes(t *testing.T) {
-	h := newHarness(t)
-	h.srv.Update(set("v1"))
-	st, _ := h.sotw(t)
-	n := gatewayNode(t, "gw-1")
-	st.Send(&discoverygrpc.DiscoveryRequest{Node: n, TypeUrl: resource.ClusterType})
-	c := mustRecv(t, st.inbox)
+	_, st, c := gatewayCDS(t)
 	st.Send(&discoverygrpc.DiscoveryRequest{TypeUrl: resource.ClusterType, VersionInfo: c.GetVersionInfo(), ResponseNonce: c.GetNonce()})
 	st.Send(&discoverygrpc.DiscoveryRequest{TypeUrl: resource.ListenerType})
 	l := mustRecv(t, st.inbox)
