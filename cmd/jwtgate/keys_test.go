@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -229,30 +228,7 @@ func TestServeFetchesJWKSBeforeReady(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- execute(ctx, newRoot(d), []string{"serve", "--policies", t.TempDir(), "--xds-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--log-format", "json", "--jwks-refresh", "1h"}, strings.NewReader(""), io.Discard, logs)
-	}()
-	var base string
-	addr := regexp.MustCompile(`"http_addr":"([^"]+)"`)
-	for end := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := addr.FindStringSubmatch(logs.String()); m != nil {
-			base = "http://" + m[1]
-		} else if time.Now().After(end) {
-			t.Fatalf("server did not start:\n%s", logs)
-		}
-	}
-	get := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	logs, get, done := startServe(t, ctx, d, "--policies", t.TempDir(), "--jwks-refresh", "1h")
 	// Pushed, but the fetch is held: not ready, and saying why.
 	for end := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		code, body := get("/readyz")
@@ -282,12 +258,5 @@ func TestServeFetchesJWKSBeforeReady(t *testing.T) {
 		t.Errorf("key change not logged with kids:\n%s", logs)
 	}
 	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit code %d:\n%s", code, logs)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no shutdown")
-	}
+	waitExit(t, done, logs)
 }

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
 	"github.com/jwtgate/jwtgate/jwks"
@@ -280,6 +281,72 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startServe runs serve with d in the background until ctx ends: JSON
+// logs into logs, the xDS and HTTP servers on free ports, extra appended
+// to the arguments. It waits for the HTTP address to be logged; get does a
+// GET on that server, done receives the exit code.
+func startServe(t *testing.T, ctx context.Context, d deps, extra ...string) (logs *syncBuffer, get func(path string) (int, string), done chan int) {
+	t.Helper()
+	logs = &syncBuffer{}
+	done = make(chan int, 1)
+	args := append([]string{"serve", "--xds-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json"}, extra...)
+	go func() {
+		done <- execute(ctx, newRoot(d), args, strings.NewReader(""), io.Discard, logs)
+	}()
+
+	var base string
+	addr := regexp.MustCompile(`"http_addr":"([^"]+)"`)
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		if m := addr.FindStringSubmatch(logs.String()); m != nil {
+			base = "http://" + m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", logs)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	get = func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	return logs, get, done
+}
+
+// waitExit waits up to 10s for the exit code startServe's serve sends on
+// done (once its context is cancelled), which must be 0.
+func waitExit(t *testing.T, done <-chan int, logs *syncBuffer) {
+	t.Helper()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit code %d:\n%s", code, logs)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown")
+	}
+}
+
+// setupServe is a fresh app's serve command with flags parsed and the
+// configuration set up (from them and the environment).
+func setupServe(t *testing.T, flags ...string) (*app, *cobra.Command) {
+	t.Helper()
+	a := &app{v: viper.New()}
+	cmd := a.serveCmd()
+	cmd.SetErr(io.Discard)
+	if err := cmd.ParseFlags(flags); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.setup(cmd, nil); err != nil {
+		t.Fatal(err)
+	}
+	return a, cmd
+}
+
 func TestServeReadinessAndShutdown(t *testing.T) {
 	release, recovered := make(chan struct{}), make(chan struct{})
 	policyDir := t.TempDir()
@@ -309,33 +376,7 @@ func TestServeReadinessAndShutdown(t *testing.T) {
 	t.Setenv("JWTGATE_RESOLVE", "httpbin=127.0.0.1:8000,other=10.0.0.1")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- execute(ctx, newRoot(d), []string{"serve", "--xds-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--log-format", "json"}, strings.NewReader(""), io.Discard, logs)
-	}()
-
-	var base string
-	addr := regexp.MustCompile(`"http_addr":"([^"]+)"`)
-	deadline := time.Now().Add(10 * time.Second)
-	for base == "" {
-		if m := addr.FindStringSubmatch(logs.String()); m != nil {
-			base = "http://" + m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("server did not start:\n%s", logs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	get := func(path string) (int, string) {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	logs, get, done := startServe(t, ctx, d)
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("healthz %d", code)
 	}
@@ -343,7 +384,7 @@ func TestServeReadinessAndShutdown(t *testing.T) {
 		t.Errorf("readyz before a valid set: %d", code)
 	}
 	close(release)
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if code, _ := get("/readyz"); code == 200 {
 			break
@@ -396,28 +437,13 @@ func TestServeReadinessAndShutdown(t *testing.T) {
 		}
 	}
 	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("exit code %d:\n%s", code, logs)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no shutdown")
-	}
+	waitExit(t, done, logs)
 }
 
 func TestTranslateOptions(t *testing.T) {
 	t.Setenv("JWTGATE_XFF_TRUSTED_HOPS", "2")
 	t.Setenv("JWTGATE_RESOLVE", "a=10.0.0.1, b=10.0.0.2:81")
-	a := &app{v: viper.New()}
-	cmd := a.serveCmd()
-	cmd.SetErr(io.Discard)
-	if err := cmd.ParseFlags([]string{"--port-offset", "8000", "--no-token-status", "403", "--root-namespace", "mesh"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.setup(cmd, nil); err != nil {
-		t.Fatal(err)
-	}
+	a, cmd := setupServe(t, "--port-offset", "8000", "--no-token-status", "403", "--root-namespace", "mesh")
 	opts, err := a.translateOptions(cmd)
 	if err != nil {
 		t.Fatal(err)

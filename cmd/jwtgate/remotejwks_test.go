@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/spf13/viper"
 
 	"github.com/jwtgate/jwtgate/policies"
 	"github.com/jwtgate/jwtgate/translate"
@@ -48,15 +45,7 @@ func TestJWKSFetcherOptions(t *testing.T) {
 		if c.env != nil {
 			t.Setenv("JWTGATE_JWKS_FETCHER", c.env[0])
 		}
-		a := &app{v: viper.New()}
-		cmd := a.serveCmd()
-		cmd.SetErr(io.Discard)
-		if err := cmd.ParseFlags(c.flag); err != nil {
-			t.Fatal(err)
-		}
-		if err := a.setup(cmd, nil); err != nil {
-			t.Fatal(err)
-		}
+		a, cmd := setupServe(t, c.flag...)
 		opts, err := a.translateOptions(cmd)
 		switch {
 		case c.wantErr != "":
