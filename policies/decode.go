@@ -383,15 +383,13 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.SetString(n.Value)
 	case reflect.Bool:
 		var b bool
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&b) != nil {
-			w.errf(n, path, "expected true or false, got %s", describe(n))
+		if !w.scalar(n, path, "!!bool", "true or false", &b) {
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int32, reflect.Int64, reflect.Int:
 		var i int64
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-			w.errf(n, path, "expected an integer, got %s", describe(n))
+		if !w.scalar(n, path, "!!int", "an integer", &i) {
 			return
 		}
 		if v.OverflowInt(i) {
@@ -401,8 +399,7 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.SetInt(i)
 	case reflect.Uint32, reflect.Uint64, reflect.Uint:
 		var i int64
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&i) != nil {
-			w.errf(n, path, "expected an integer, got %s", describe(n))
+		if !w.scalar(n, path, "!!int", "an integer", &i) {
 			return
 		}
 		if i < 0 || v.OverflowUint(uint64(i)) {
@@ -413,6 +410,16 @@ func (w *walker) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		w.errf(n, path, "internal error: cannot decode into %s", v.Type())
 	}
+}
+
+// scalar decodes n into out when n is a scalar with the YAML tag; else it
+// reports that path expected what and returns false.
+func (w *walker) scalar(n *yaml.Node, path, tag, what string, out any) bool {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != tag || n.Decode(out) != nil {
+		w.errf(n, path, "expected %s, got %s", what, describe(n))
+		return false
+	}
+	return true
 }
 
 // structField is one decodable field of a struct, inline structs flattened.
