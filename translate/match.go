@@ -121,40 +121,30 @@ func orPerms(ps []*rbacv3.Permission) *rbacv3.Permission {
 // fieldIDs adds to and the principal for one Source field: OR over values,
 // negated for the notX form. Empty values add nothing.
 func fieldIDs(and []*rbacv3.Principal, values []string, negate bool, one func(string) (*rbacv3.Principal, error)) ([]*rbacv3.Principal, error) {
-	if len(values) == 0 {
-		return and, nil
-	}
-	var or []*rbacv3.Principal
-	for _, v := range values {
-		p, err := one(v)
-		if err != nil {
-			return nil, err
-		}
-		or = append(or, p)
-	}
-	p := orIDs(or)
-	if negate {
-		p = notID(p)
-	}
-	return append(and, p), nil
+	return orField(and, values, negate, one, orIDs, notID)
 }
 
 // fieldPerms is fieldIDs for Operation fields.
 func fieldPerms(and []*rbacv3.Permission, values []string, negate bool, one func(string) (*rbacv3.Permission, error)) ([]*rbacv3.Permission, error) {
+	return orField(and, values, negate, one, orPerms, notPerm)
+}
+
+// orField is fieldIDs and fieldPerms, with or and not for their rule type.
+func orField[R any](and []R, values []string, negate bool, one func(string) (R, error), or func([]R) R, not func(R) R) ([]R, error) {
 	if len(values) == 0 {
 		return and, nil
 	}
-	var or []*rbacv3.Permission
+	var rs []R
 	for _, v := range values {
-		p, err := one(v)
+		r, err := one(v)
 		if err != nil {
 			return nil, err
 		}
-		or = append(or, p)
+		rs = append(rs, r)
 	}
-	p := orPerms(or)
+	r := or(rs)
 	if negate {
-		p = notPerm(p)
+		r = not(r)
 	}
-	return append(and, p), nil
+	return append(and, r), nil
 }
